@@ -1,0 +1,322 @@
+package activation
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+// Defaults for the zero values of [Server]'s durations.
+const (
+	DefaultDrainTimeout = 25 * time.Second
+	DefaultLameDuck     = 500 * time.Millisecond
+)
+
+// ErrDrainTimeout is returned by [Server.Serve] when in-flight requests were
+// still running when the drain timeout passed; they were cut off.
+var ErrDrainTimeout = errors.New("drain timeout: in-flight requests cut off")
+
+// Server serves an *http.Server on the listeners systemd passed, tells systemd
+// when it is ready, and drains without losing an accepted request. See the
+// package documentation for the order of events.
+//
+// Set the fields before calling Serve; Serve installs its own ConnContext and
+// ConnState hooks around any the http.Server already has, and wraps its
+// Handler.
+type Server struct {
+	// HTTP is the server to run; its Handler and timeouts are used as set.
+	HTTP *http.Server
+	// Listeners are served concurrently; see [Listen].
+	Listeners []net.Listener
+	// Logger receives drain progress; nil means slog.Default().
+	Logger *slog.Logger
+	// Status is sent as STATUS= along with READY=1.
+	Status string
+
+	// DrainTimeout bounds how long in-flight requests may take once draining
+	// started; past it they are cut off and Serve returns ErrDrainTimeout.
+	// Keep it below the unit's TimeoutStopSec=.
+	DrainTimeout time.Duration
+	// LameDuck is how long open keep-alive connections keep being served
+	// (every response with "Connection: close") before idle ones are
+	// closed. It ends early once no connection is left.
+	LameDuck time.Duration
+
+	// MaxConnAge, when positive, answers requests on a connection older
+	// than this with "Connection: close", so keep-alive clients reconnect
+	// and spread over the instances again after a rollout.
+	MaxConnAge time.Duration
+	// MaxConnRequests, when positive, answers the n-th request on a
+	// connection with "Connection: close".
+	MaxConnRequests int
+
+	// Signals start the drain; nil means SIGTERM and SIGINT.
+	Signals []os.Signal
+
+	draining atomic.Bool
+	open     atomic.Int64
+}
+
+type connInfoKey struct{}
+
+// connInfo is what the lifetime cap knows about one connection.
+type connInfo struct {
+	start    time.Time
+	requests atomic.Int64
+}
+
+// Draining reports whether the server has started draining. Health checks
+// should fail from then on.
+func (s *Server) Draining() bool { return s.draining.Load() }
+
+// Serve serves until a signal in Signals arrives or ctx ends, then drains and
+// returns nil once every in-flight request finished. It returns an error
+// without draining when a listener fails, and [ErrDrainTimeout] when the
+// drain took longer than DrainTimeout.
+func (s *Server) Serve(ctx context.Context) error {
+	if s.HTTP == nil {
+		return errors.New("activation.Server: HTTP is nil")
+	}
+	if len(s.Listeners) == 0 {
+		return errors.New("activation.Server: no listeners")
+	}
+	for i, l := range s.Listeners {
+		if l == nil {
+			return fmt.Errorf("activation.Server: listener %d is nil", i)
+		}
+	}
+	log := s.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	drainTimeout := orDefault(s.DrainTimeout, DefaultDrainTimeout)
+	lameDuck := orDefault(s.LameDuck, DefaultLameDuck)
+	sigs := s.Signals
+	if sigs == nil {
+		sigs = []os.Signal{syscall.SIGTERM, syscall.SIGINT}
+	}
+	s.install()
+
+	sigCtx, stopSignals := signal.NotifyContext(ctx, sigs...)
+	defer stopSignals()
+
+	wdCtx, stopWatchdog := context.WithCancel(context.Background())
+	wdDone := make(chan error, 1)
+	go func() { wdDone <- Watchdog(wdCtx) }()
+	defer func() {
+		stopWatchdog()
+		if err := <-wdDone; err != nil {
+			log.Warn("watchdog stopped", "err", err)
+		}
+	}()
+
+	listeners := make([]*onceListener, len(s.Listeners))
+	accepting := make(chan struct{}, len(s.Listeners))
+	served := make(chan error, len(s.Listeners))
+	for i, l := range s.Listeners {
+		listeners[i] = &onceListener{Listener: l, accepting: accepting}
+		go func(l net.Listener) { served <- s.HTTP.Serve(l) }(listeners[i])
+	}
+	closeListeners := func() {
+		for _, l := range listeners {
+			l.Close()
+		}
+	}
+
+	// READY=1 only once every listener is inside Accept.
+	for range listeners {
+		select {
+		case <-accepting:
+		case err := <-served:
+			closeListeners()
+			s.HTTP.Close()
+			return fmt.Errorf("serve: %w", err)
+		}
+	}
+	if err := Ready(s.Status); err != nil {
+		log.Warn("could not notify readiness", "err", err)
+	}
+	log.Info("serving", "listeners", addrs(s.Listeners))
+
+	select {
+	case err := <-served:
+		// A listener failed before any drain was asked for.
+		closeListeners()
+		s.HTTP.Close()
+		return fmt.Errorf("serve: %w", err)
+	case <-sigCtx.Done():
+	}
+
+	// Drain. Stop accepting first: connections still queued in the kernel
+	// then go to the sibling instances, which share the socket.
+	deadline := time.Now().Add(drainTimeout)
+	s.draining.Store(true)
+	closeListeners()
+	if err := Stopping("draining"); err != nil {
+		log.Warn("could not notify stopping", "err", err)
+	}
+	log.Info("draining", "open_connections", s.open.Load(), "lame_duck", lameDuck, "timeout", drainTimeout)
+
+	// Lame duck: open connections get their next answer with
+	// "Connection: close" instead of having an idle connection closed
+	// under a request the client is sending.
+	lameEnd := time.Now().Add(lameDuck)
+	for s.open.Load() > 0 && time.Now().Before(lameEnd) {
+		time.Sleep(5 * time.Millisecond)
+	}
+
+	shutCtx, cancel := context.WithDeadline(context.Background(), deadline)
+	defer cancel()
+	err := s.HTTP.Shutdown(shutCtx)
+	for range listeners {
+		<-served
+	}
+	if err != nil {
+		left := s.open.Load()
+		s.HTTP.Close()
+		if errors.Is(err, context.DeadlineExceeded) {
+			return fmt.Errorf("%d connections still busy after %s: %w", left, drainTimeout, ErrDrainTimeout)
+		}
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	log.Info("drained")
+	return nil
+}
+
+// install hooks the connection bookkeeping and the Connection: close logic
+// into s.HTTP, keeping whatever hooks it already had.
+func (s *Server) install() {
+	h := s.HTTP.Handler
+	if h == nil {
+		h = http.DefaultServeMux
+	}
+	s.HTTP.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		info, _ := r.Context().Value(connInfoKey{}).(*connInfo)
+		if info != nil {
+			info.requests.Add(1)
+		}
+		cw := &closeWriter{ResponseWriter: w, s: s, info: info}
+		h.ServeHTTP(cw, r)
+		if !cw.decided {
+			cw.WriteHeader(http.StatusOK)
+		}
+	})
+
+	prevCtx := s.HTTP.ConnContext
+	s.HTTP.ConnContext = func(ctx context.Context, c net.Conn) context.Context {
+		if prevCtx != nil {
+			ctx = prevCtx(ctx, c)
+		}
+		return context.WithValue(ctx, connInfoKey{}, &connInfo{start: time.Now()})
+	}
+	prevState := s.HTTP.ConnState
+	s.HTTP.ConnState = func(c net.Conn, st http.ConnState) {
+		switch st {
+		case http.StateNew:
+			s.open.Add(1)
+		case http.StateClosed, http.StateHijacked:
+			s.open.Add(-1)
+		}
+		if prevState != nil {
+			prevState(c, st)
+		}
+	}
+}
+
+// closeConn reports whether the response on this connection should end it.
+func (s *Server) closeConn(info *connInfo) bool {
+	if s.draining.Load() {
+		return true
+	}
+	if info == nil {
+		return false
+	}
+	if s.MaxConnRequests > 0 && info.requests.Load() >= int64(s.MaxConnRequests) {
+		return true
+	}
+	return s.MaxConnAge > 0 && time.Since(info.start) >= s.MaxConnAge
+}
+
+// closeWriter decides on "Connection: close" when the response header is
+// written, not when the request arrives, so a long request that was in
+// flight when the drain began still tells its client to go elsewhere.
+type closeWriter struct {
+	http.ResponseWriter
+	s       *Server
+	info    *connInfo
+	decided bool
+}
+
+func (w *closeWriter) WriteHeader(code int) {
+	if !w.decided && code >= 200 {
+		w.decided = true
+		if w.s.closeConn(w.info) {
+			w.Header().Set("Connection", "close")
+		}
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *closeWriter) Write(b []byte) (int, error) {
+	if !w.decided {
+		w.WriteHeader(http.StatusOK)
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// Flush lets handlers stream through the wrapper.
+func (w *closeWriter) Flush() {
+	if !w.decided {
+		w.WriteHeader(http.StatusOK)
+	}
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+// Unwrap gives http.ResponseController the underlying writer.
+func (w *closeWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// onceListener reports its first Accept, and tolerates being closed twice
+// (by the drain and again by http.Server.Shutdown).
+type onceListener struct {
+	net.Listener
+	accepting chan<- struct{}
+	entered   sync.Once
+	closed    sync.Once
+	closeErr  error
+}
+
+func (l *onceListener) Accept() (net.Conn, error) {
+	l.entered.Do(func() { l.accepting <- struct{}{} })
+	return l.Listener.Accept()
+}
+
+func (l *onceListener) Close() error {
+	l.closed.Do(func() { l.closeErr = l.Listener.Close() })
+	return l.closeErr
+}
+
+func addrs(ls []net.Listener) []string {
+	out := make([]string, len(ls))
+	for i, l := range ls {
+		out[i] = l.Addr().String()
+	}
+	return out
+}
+
+func orDefault(d, def time.Duration) time.Duration {
+	if d > 0 {
+		return d
+	}
+	return def
+}

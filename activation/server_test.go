@@ -1,0 +1,209 @@
+package activation_test
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"example.com/app/activation"
+)
+
+// rawConn is one keep-alive client connection, so tests see exactly which
+// response on which connection said what.
+type rawConn struct {
+	c  net.Conn
+	br *bufio.Reader
+}
+
+func dialRaw(t *testing.T, addr string) *rawConn {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	require.NoError(t, err)
+	t.Cleanup(func() { c.Close() })
+	return &rawConn{c: c, br: bufio.NewReader(c)}
+}
+
+func (rc *rawConn) get(path string) (*http.Response, error) {
+	_ = rc.c.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := fmt.Fprintf(rc.c, "GET %s HTTP/1.1\r\nHost: test\r\n\r\n", path); err != nil {
+		return nil, err
+	}
+	resp, err := http.ReadResponse(rc.br, nil)
+	if err != nil {
+		return nil, err
+	}
+	_, err = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp, err
+}
+
+// closed reports whether the server closed the connection.
+func (rc *rawConn) closed() bool {
+	_ = rc.c.SetReadDeadline(time.Now().Add(2 * time.Second))
+	_, err := rc.br.ReadByte()
+	return err == io.EOF
+}
+
+// startServer runs s.Serve on a fresh loopback listener. It returns the
+// address and stop, which does what SIGTERM does and returns Serve's
+// result. The test's cleanup stops it too, so no server outlives its test
+// (and notifies into the next test's socket).
+func startServer(t *testing.T, s *activation.Server) (addr string, stop func() error) {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	s.Listeners = []net.Listener{l}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(ctx) }()
+	var once sync.Once
+	var result error
+	stop = func() error {
+		once.Do(func() {
+			cancel()
+			select {
+			case result = <-done:
+			case <-time.After(15 * time.Second):
+				s.HTTP.Close()
+				result = errors.New("Serve did not return within 15s of the stop")
+			}
+		})
+		return result
+	}
+	t.Cleanup(func() { _ = stop() })
+	return l.Addr().String(), stop
+}
+
+func okHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
+}
+
+func TestConnectionCapByRequests(t *testing.T) {
+	addr, _ := startServer(t, &activation.Server{HTTP: &http.Server{Handler: okHandler()}, MaxConnRequests: 3})
+
+	rc := dialRaw(t, addr)
+	for i := 1; i <= 3; i++ {
+		resp, err := rc.get("/")
+		require.NoError(t, err)
+		assert.Equal(t, 200, resp.StatusCode)
+		assert.Equal(t, i == 3, resp.Close, "request %d: Connection: close only on the 3rd", i)
+	}
+	assert.True(t, rc.closed(), "the server must close the connection after the capped response")
+}
+
+func TestConnectionCapByAge(t *testing.T) {
+	addr, _ := startServer(t, &activation.Server{HTTP: &http.Server{Handler: okHandler()}, MaxConnAge: 300 * time.Millisecond})
+
+	rc := dialRaw(t, addr)
+	resp, err := rc.get("/")
+	require.NoError(t, err)
+	assert.False(t, resp.Close, "a young connection stays open")
+	time.Sleep(400 * time.Millisecond)
+	resp, err = rc.get("/")
+	require.NoError(t, err)
+	assert.True(t, resp.Close, "a connection past MaxConnAge is told to close")
+	assert.True(t, rc.closed())
+}
+
+func TestNoCapByDefault(t *testing.T) {
+	addr, _ := startServer(t, &activation.Server{HTTP: &http.Server{Handler: okHandler()}})
+	rc := dialRaw(t, addr)
+	for i := 0; i < 200; i++ {
+		resp, err := rc.get("/")
+		require.NoError(t, err)
+		require.False(t, resp.Close, "request %d closed the connection", i)
+	}
+}
+
+func TestServeNotifiesAndDrains(t *testing.T) {
+	path, read := notifySocket(t)
+	t.Setenv("NOTIFY_SOCKET", path)
+
+	release := make(chan struct{})
+	started := make(chan struct{})
+	mux := http.NewServeMux()
+	mux.Handle("/", okHandler())
+	mux.HandleFunc("/block", func(w http.ResponseWriter, r *http.Request) {
+		close(started)
+		<-release
+		fmt.Fprintln(w, "done")
+	})
+	s := &activation.Server{HTTP: &http.Server{Handler: mux}, Status: "serving v1", LameDuck: 300 * time.Millisecond}
+	addr, stop := startServer(t, s)
+
+	msg, err := read(5 * time.Second)
+	require.NoError(t, err)
+	assert.Equal(t, "READY=1\nSTATUS=serving v1", msg)
+
+	idle := dialRaw(t, addr)
+	resp, err := idle.get("/")
+	require.NoError(t, err)
+	require.False(t, resp.Close)
+
+	inflight := dialRaw(t, addr)
+	got := make(chan *http.Response, 1)
+	go func() {
+		resp, err := inflight.get("/block")
+		assert.NoError(t, err)
+		got <- resp
+	}()
+	<-started
+
+	result := make(chan error, 1)
+	go func() { result <- stop() }()
+	msg, err = read(5 * time.Second)
+	require.NoError(t, err)
+	assert.Equal(t, "STOPPING=1\nSTATUS=draining", msg)
+	assert.True(t, s.Draining())
+
+	// The listener is closed at once; new connections are refused here
+	// (under systemd they would wait in the queue for a sibling).
+	_, err = net.DialTimeout("tcp", addr, time.Second)
+	assert.Error(t, err, "no new connections once draining")
+
+	// A keep-alive connection used during the lame duck is answered, and told to go.
+	resp, err = idle.get("/")
+	require.NoError(t, err)
+	assert.Equal(t, 200, resp.StatusCode)
+	assert.True(t, resp.Close, "responses during the drain carry Connection: close")
+
+	close(release)
+	resp = <-got
+	assert.Equal(t, 200, resp.StatusCode, "the in-flight request completes")
+	assert.True(t, resp.Close, "and tells its client to reconnect elsewhere")
+
+	assert.NoError(t, <-result)
+}
+
+func TestDrainTimeoutCutsOff(t *testing.T) {
+	started := make(chan struct{})
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		close(started)
+		<-r.Context().Done()
+	})
+	s := &activation.Server{HTTP: &http.Server{Handler: h}, DrainTimeout: 300 * time.Millisecond, LameDuck: 10 * time.Millisecond}
+	addr, stop := startServer(t, s)
+	rc := dialRaw(t, addr)
+	go func() { _, _ = rc.get("/") }()
+	<-started
+	err := stop()
+	assert.ErrorIs(t, err, activation.ErrDrainTimeout)
+	assert.ErrorContains(t, err, "1 connections still busy after 300ms")
+}
+
+func TestServeRefusesBadSetup(t *testing.T) {
+	ctx := context.Background()
+	assert.ErrorContains(t, (&activation.Server{}).Serve(ctx), "HTTP is nil")
+	assert.ErrorContains(t, (&activation.Server{HTTP: &http.Server{}}).Serve(ctx), "no listeners")
+	assert.ErrorContains(t, (&activation.Server{HTTP: &http.Server{}, Listeners: []net.Listener{nil}}).Serve(ctx), "listener 0 is nil")
+}

@@ -1,0 +1,59 @@
+package worker
+
+import (
+	"fmt"
+	"net/http"
+	"os"
+	"strconv"
+	"time"
+)
+
+// MaxSlow bounds /slow?ms=N.
+const MaxSlow = 30 * time.Second
+
+// Identity is what every response reports about the process.
+type Identity struct {
+	Instance string // systemd instance name, "0" for app@0
+	Version  string // build version
+	PID      int
+}
+
+// Handler returns the worker's routes. draining reports whether the
+// process is draining; /healthz answers 503 from then on.
+func Handler(id Identity, draining func() bool) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "instance=%s version=%s pid=%d\n", id.Instance, id.Version, id.PID)
+	})
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		if draining() {
+			http.Error(w, "draining", http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "ok")
+	})
+	mux.HandleFunc("GET /slow", func(w http.ResponseWriter, r *http.Request) {
+		ms, err := strconv.Atoi(r.URL.Query().Get("ms"))
+		if err != nil || ms < 0 || time.Duration(ms)*time.Millisecond > MaxSlow {
+			http.Error(w, fmt.Sprintf("ms must be an integer from 0 to %d", MaxSlow.Milliseconds()), http.StatusBadRequest)
+			return
+		}
+		select {
+		case <-time.After(time.Duration(ms) * time.Millisecond):
+		case <-r.Context().Done():
+			return
+		}
+		fmt.Fprintf(w, "instance=%s version=%s pid=%d slept=%dms\n", id.Instance, id.Version, id.PID, ms)
+	})
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Instance", id.Instance)
+		w.Header().Set("X-Version", id.Version)
+		mux.ServeHTTP(w, r)
+	})
+}
+
+// CurrentIdentity is the identity of this process for the given instance
+// and version.
+func CurrentIdentity(instance, version string) Identity {
+	return Identity{Instance: instance, Version: version, PID: os.Getpid()}
+}

@@ -1,0 +1,45 @@
+package worker_test
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+
+	"example.com/app/worker"
+)
+
+func TestHandlerRoutes(t *testing.T) {
+	draining := false
+	h := worker.Handler(worker.Identity{Instance: "1", Version: "2.0.0", PID: 42}, func() bool { return draining })
+
+	for _, tc := range []struct {
+		path     string
+		draining bool
+		code     int
+		body     string
+	}{
+		{"/", false, 200, "instance=1 version=2.0.0 pid=42\n"},
+		{"/healthz", false, 200, "ok\n"},
+		{"/healthz", true, 503, "draining\n"},
+		{"/slow?ms=5", false, 200, "instance=1 version=2.0.0 pid=42 slept=5ms\n"},
+		{"/slow?ms=30001", false, 400, "ms must be an integer from 0 to 30000\n"},
+		{"/slow?ms=-1", false, 400, "ms must be an integer from 0 to 30000\n"},
+		{"/slow?ms=abc", false, 400, "ms must be an integer from 0 to 30000\n"},
+		{"/nope", false, 404, "404 page not found\n"},
+	} {
+		draining = tc.draining
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, tc.path, nil))
+		assert.Equal(t, tc.code, rec.Code, tc.path)
+		assert.Equal(t, tc.body, rec.Body.String(), tc.path)
+		assert.Equal(t, "1", rec.Header().Get("X-Instance"), "every response carries X-Instance: %s", tc.path)
+		assert.Equal(t, "2.0.0", rec.Header().Get("X-Version"), "every response carries X-Version: %s", tc.path)
+	}
+
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/", strings.NewReader("x")))
+	assert.Equal(t, http.StatusMethodNotAllowed, rec.Code)
+}

@@ -1,0 +1,65 @@
+package worker
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"example.com/app/activation"
+)
+
+// Config is what the worker's flags and environment set.
+type Config struct {
+	Instance string // X-Instance; from APP_INSTANCE=%i in the unit
+	Version  string // X-Version
+
+	// Listen is the address used when not socket-activated.
+	Listen string
+	// SocketName picks passed sockets by FileDescriptorName=; "" takes all.
+	SocketName string
+	// StartupDelay imitates an application's warm-up before READY=1.
+	StartupDelay time.Duration
+
+	DrainTimeout    time.Duration
+	LameDuck        time.Duration
+	MaxConnAge      time.Duration
+	MaxConnRequests int
+}
+
+// Run serves the reference worker until it is told to stop, then drains. It
+// returns nil after a clean drain.
+func Run(ctx context.Context, log *slog.Logger, cfg Config) error {
+	id := CurrentIdentity(cfg.Instance, cfg.Version)
+	log = log.With("instance", id.Instance, "version", id.Version, "pid", id.PID)
+	if cfg.StartupDelay > 0 {
+		log.Info("warming up", "delay", cfg.StartupDelay)
+		_ = activation.Status(fmt.Sprintf("warming up (%s)", cfg.StartupDelay))
+		select {
+		case <-time.After(cfg.StartupDelay):
+		case <-ctx.Done():
+			log.Info("stopped while warming up")
+			return nil
+		}
+	}
+	ls, err := activation.Listen(cfg.SocketName, cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listeners: %w", err)
+	}
+	srv := &activation.Server{
+		Listeners:       ls,
+		Logger:          log,
+		Status:          fmt.Sprintf("serving version %s", cfg.Version),
+		DrainTimeout:    cfg.DrainTimeout,
+		LameDuck:        cfg.LameDuck,
+		MaxConnAge:      cfg.MaxConnAge,
+		MaxConnRequests: cfg.MaxConnRequests,
+	}
+	srv.HTTP = &http.Server{
+		Handler:           Handler(id, srv.Draining),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+	}
+	return srv.Serve(ctx)
+}
