@@ -1,0 +1,31 @@
+// Command app-generator is a systemd generator (systemd.generator(7)): at
+// boot and on daemon-reload it turns /etc/app/app.toml into drop-ins for
+// app.socket and app@.service and one app.target.wants link per instance.
+// The package installs it in /lib/systemd/system-generators.
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"example.com/app/units"
+)
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprintln(os.Stderr, "usage: app-generator NORMAL-DIR [EARLY-DIR LATE-DIR]")
+		os.Exit(2)
+	}
+	path := units.DefaultConfigPath
+	cfg, err := units.Load(path)
+	if err != nil {
+		// Writing nothing leaves the shipped defaults of the units; say why
+		// where the operator will look (the journal gets generator output).
+		fmt.Fprintf(os.Stderr, "app-generator: %v; app units keep their defaults and no instance is wanted\n", err)
+		os.Exit(1)
+	}
+	if err := units.Generate(cfg, path, os.Args[1]); err != nil {
+		fmt.Fprintf(os.Stderr, "app-generator: %v\n", err)
+		os.Exit(1)
+	}
+}

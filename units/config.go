@@ -1,0 +1,273 @@
+package units
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/BurntSushi/toml"
+)
+
+// DefaultConfigPath is where the package installs the configuration.
+const DefaultConfigPath = "/etc/app/app.toml"
+
+// MaxInstances bounds `instances`.
+const MaxInstances = 256
+
+// ErrInvalid is wrapped by every error about the content of a config file.
+var ErrInvalid = errors.New("invalid configuration")
+
+// Config is /etc/app/app.toml.
+type Config struct {
+	Instances        Instances         `toml:"instances"`
+	Listen           []Address         `toml:"listen"`
+	Script           Path              `toml:"script"`
+	Args             []string          `toml:"args"`
+	Cwd              Path              `toml:"cwd"`
+	Env              map[string]string `toml:"env"`
+	ListenTimeout    Duration          `toml:"listen_timeout"`
+	KillTimeout      Duration          `toml:"kill_timeout"`
+	MaxMemoryRestart Memory            `toml:"max_memory_restart"`
+}
+
+// Default is the configuration of a fresh install.
+func Default() Config {
+	return Config{
+		Instances:     Instances{Auto: true},
+		Listen:        []Address{"127.0.0.1:8080"},
+		Script:        "/usr/bin/app",
+		ListenTimeout: Duration(30 * time.Second),
+		KillTimeout:   Duration(30 * time.Second),
+	}
+}
+
+// Count is the number of instances to run: the configured number, or for
+// "auto" one per CPU and at least 2.
+func (c Config) Count() int {
+	if c.Instances.Auto {
+		return max(2, runtime.NumCPU())
+	}
+	return c.Instances.N
+}
+
+// Load reads a config file. A missing file is the default configuration.
+// Errors name the file and, where known, the line.
+func Load(path string) (Config, error) {
+	data, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return Default(), nil
+	}
+	if err != nil {
+		return Config{}, fmt.Errorf("read config: %w", err)
+	}
+	return Parse(path, data)
+}
+
+// Parse parses the content of a config file; name is used in errors.
+func Parse(name string, data []byte) (Config, error) {
+	cfg := Default()
+	md, err := toml.NewDecoder(bytes.NewReader(data)).Decode(&cfg)
+	if err != nil {
+		var perr toml.ParseError
+		if errors.As(err, &perr) {
+			return Config{}, fmt.Errorf("%s:%d: %s: %w", name, perr.Position.Line, strings.TrimPrefix(perr.Message, "toml: "), ErrInvalid)
+		}
+		return Config{}, fmt.Errorf("%s: %s: %w", name, strings.TrimPrefix(err.Error(), "toml: "), ErrInvalid)
+	}
+	if und := md.Undecoded(); len(und) > 0 {
+		var errs []error
+		for _, k := range und {
+			errs = append(errs, fmt.Errorf("%s:%d: unknown key %q (known: %s): %w", name, keyLine(data, k), k.String(), strings.Join(knownKeys(), ", "), ErrInvalid))
+		}
+		return Config{}, errors.Join(errs...)
+	}
+	var errs []error
+	if len(cfg.Listen) == 0 {
+		errs = append(errs, fmt.Errorf("%s:%d: listen: at least one address is needed: %w", name, keyLine(data, toml.Key{"listen"}), ErrInvalid))
+	}
+	keys := make([]string, 0, len(cfg.Env))
+	for k := range cfg.Env {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if !envName.MatchString(k) {
+			errs = append(errs, fmt.Errorf("%s:%d: env: %q is not a valid variable name: %w", name, keyLine(data, toml.Key{"env", k}), k, ErrInvalid))
+		}
+	}
+	return cfg, errors.Join(errs...)
+}
+
+var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+func knownKeys() []string {
+	return []string{"instances", "listen", "script", "args", "cwd", "env", "listen_timeout", "kill_timeout", "max_memory_restart"}
+}
+
+// keyLine finds the line where a key is set, for errors the TOML decoder
+// reports without one. It returns 0 when it cannot tell.
+func keyLine(data []byte, key toml.Key) int {
+	table, leaf := key[:len(key)-1].String(), key[len(key)-1]
+	current := ""
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	for n := 1; sc.Scan(); n++ {
+		line := strings.TrimSpace(sc.Text())
+		if strings.HasPrefix(line, "[") {
+			current = strings.TrimSpace(strings.Trim(line, "[]"))
+			continue
+		}
+		k, _, ok := strings.Cut(line, "=")
+		if ok && current == table && strings.Trim(strings.TrimSpace(k), `"'`) == leaf {
+			return n
+		}
+	}
+	return 0
+}
+
+// Instances is a count of instances, or "auto".
+type Instances struct {
+	N    int
+	Auto bool
+}
+
+// UnmarshalTOML implements toml.Unmarshaler.
+func (in *Instances) UnmarshalTOML(v any) error {
+	switch v := v.(type) {
+	case int64:
+		if v < 1 || v > MaxInstances {
+			return fmt.Errorf("instances: %d is out of range: want 1 to %d, or \"auto\" for one per CPU", v, MaxInstances)
+		}
+		*in = Instances{N: int(v)}
+		return nil
+	case string:
+		if v == "auto" || v == "max" {
+			*in = Instances{Auto: true}
+			return nil
+		}
+	}
+	return fmt.Errorf("instances: %#v: want a number from 1 to %d, or \"auto\"", v, MaxInstances)
+}
+
+// String is the value as written in the config.
+func (in Instances) String() string {
+	if in.Auto {
+		return "auto"
+	}
+	return strconv.Itoa(in.N)
+}
+
+// Address is a ListenStream= value: "127.0.0.1:8080", "[::1]:8080",
+// "8080" (every address), or an absolute path of a Unix socket.
+type Address string
+
+// UnmarshalTOML implements toml.Unmarshaler.
+func (a *Address) UnmarshalTOML(v any) error {
+	s, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("listen: %#v: want a string such as \"127.0.0.1:8080\"", v)
+	}
+	if err := checkAddress(s); err != nil {
+		return fmt.Errorf("listen: %q: %w", s, err)
+	}
+	*a = Address(s)
+	return nil
+}
+
+func checkAddress(s string) error {
+	if strings.HasPrefix(s, "/") {
+		if filepath.Clean(s) != s {
+			return errors.New("a socket path must be clean and absolute")
+		}
+		return nil
+	}
+	port := s
+	if strings.Contains(s, ":") {
+		host, p, err := net.SplitHostPort(s)
+		if err != nil {
+			return errors.New("want host:port, [v6]:port, a port or a socket path")
+		}
+		if net.ParseIP(host) == nil {
+			return fmt.Errorf("host %q is not an IP address (systemd binds before name resolution)", host)
+		}
+		port = p
+	}
+	n, err := strconv.Atoi(port)
+	if err != nil || n < 1 || n > 65535 {
+		return fmt.Errorf("port %q: want 1 to 65535", port)
+	}
+	return nil
+}
+
+// Path is an absolute file system path.
+type Path string
+
+// UnmarshalTOML implements toml.Unmarshaler.
+func (p *Path) UnmarshalTOML(v any) error {
+	s, ok := v.(string)
+	if !ok || !filepath.IsAbs(s) {
+		return fmt.Errorf("%#v: want an absolute path", v)
+	}
+	*p = Path(s)
+	return nil
+}
+
+// Duration is a timeout: a Go duration string ("30s", "1m30s"), or a number
+// of milliseconds as pm2 writes it.
+type Duration time.Duration
+
+// UnmarshalTOML implements toml.Unmarshaler.
+func (d *Duration) UnmarshalTOML(v any) error {
+	var out time.Duration
+	switch v := v.(type) {
+	case int64:
+		out = time.Duration(v) * time.Millisecond
+	case string:
+		p, err := time.ParseDuration(v)
+		if err != nil {
+			return fmt.Errorf("%q: want a duration such as \"30s\" or a number of milliseconds", v)
+		}
+		out = p
+	default:
+		return fmt.Errorf("%#v: want a duration such as \"30s\" or a number of milliseconds", v)
+	}
+	if out < time.Second || out > 24*time.Hour {
+		return fmt.Errorf("%v: want from 1s to 24h", out)
+	}
+	*d = Duration(out)
+	return nil
+}
+
+// Std is the value as a time.Duration.
+func (d Duration) Std() time.Duration { return time.Duration(d) }
+
+// Memory is a size as MemoryMax= takes it: bytes, or with a K, M, G or T
+// suffix (pm2's max_memory_restart uses the same form).
+type Memory string
+
+var memorySize = regexp.MustCompile(`^[1-9][0-9]*[KMGT]?$`)
+
+// UnmarshalTOML implements toml.Unmarshaler.
+func (m *Memory) UnmarshalTOML(v any) error {
+	var s string
+	switch v := v.(type) {
+	case int64:
+		s = strconv.FormatInt(v, 10)
+	case string:
+		s = strings.ToUpper(v)
+	}
+	if !memorySize.MatchString(s) {
+		return fmt.Errorf("max_memory_restart: %#v: want bytes or a size such as \"512M\" or \"2G\"", v)
+	}
+	*m = Memory(s)
+	return nil
+}

@@ -1,0 +1,84 @@
+package units_test
+
+import (
+	"os"
+	"path/filepath"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"example.com/app/units"
+)
+
+func TestParseFull(t *testing.T) {
+	cfg, err := units.Parse("app.toml", []byte(`
+instances = 4
+listen = ["127.0.0.1:8080", "[::1]:8080", "9090", "/run/app/app.sock"]
+script = "/usr/bin/node"
+args = ["dist/main.js", "--port=fd:3"]
+cwd = "/srv/app"
+listen_timeout = 50000   # milliseconds, as in pm2
+kill_timeout = "5s"
+max_memory_restart = "300m"
+
+[env]
+NODE_ENV = "production"
+PORT = "8080"
+`))
+	require.NoError(t, err)
+	assert.Equal(t, 4, cfg.Count())
+	assert.Equal(t, []units.Address{"127.0.0.1:8080", "[::1]:8080", "9090", "/run/app/app.sock"}, cfg.Listen)
+	assert.Equal(t, units.Path("/usr/bin/node"), cfg.Script)
+	assert.Equal(t, 50*time.Second, cfg.ListenTimeout.Std())
+	assert.Equal(t, 5*time.Second, cfg.KillTimeout.Std())
+	assert.Equal(t, units.Memory("300M"), cfg.MaxMemoryRestart)
+	assert.Equal(t, map[string]string{"NODE_ENV": "production", "PORT": "8080"}, cfg.Env)
+}
+
+func TestDefaults(t *testing.T) {
+	cfg, err := units.Load(filepath.Join(t.TempDir(), "missing.toml"))
+	require.NoError(t, err, "a missing file is the default configuration")
+	assert.Equal(t, max(2, runtime.NumCPU()), cfg.Count(), `"auto": one per CPU, at least 2`)
+	assert.Equal(t, []units.Address{"127.0.0.1:8080"}, cfg.Listen)
+	assert.Equal(t, units.Path("/usr/bin/app"), cfg.Script)
+
+	cfg, err = units.Parse("app.toml", []byte("instances = 3\n"))
+	require.NoError(t, err)
+	assert.Equal(t, []units.Address{"127.0.0.1:8080"}, cfg.Listen, "unset keys keep their defaults")
+}
+
+func TestParseRefusesWithFileLineReason(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"instances = 0\n", `app.toml:1: instances: 0 is out of range: want 1 to 256, or "auto"`},
+		{"\ninstances = \"lots\"\n", `app.toml:2: instances: "lots": want a number`},
+		{"instances = 2\nlisten = [\"localhost:80\"]\n", `app.toml:2: listen: "localhost:80": host "localhost" is not an IP address`},
+		{"listen = [\"127.0.0.1:99999\"]\n", `app.toml:1: listen: "127.0.0.1:99999": port "99999": want 1 to 65535`},
+		{"listen = []\n", `app.toml:1: listen: at least one address is needed`},
+		{"script = \"app\"\n", `app.toml:1: "app": want an absolute path`},
+		{"kill_timeout = \"soon\"\n", `app.toml:1: "soon": want a duration`},
+		{"kill_timeout = 10\n", `app.toml:1: 10ms: want from 1s to 24h`},
+		{"max_memory_restart = \"lots\"\n", `app.toml:1: max_memory_restart: "lots": want bytes or a size`},
+		{"instances = 2\n\ninstanses = 3\n", `app.toml:3: unknown key "instanses" (known: instances, listen,`},
+		{"[env]\nOK = \"1\"\n\"BAD-NAME\" = \"x\"\n", `app.toml:3: env: "BAD-NAME" is not a valid variable name`},
+		{"instances = 2\nlisten = [\n", `app.toml:2: unexpected EOF`},
+	} {
+		_, err := units.Parse("app.toml", []byte(tc.in))
+		if assert.Error(t, err, tc.in) {
+			assert.Contains(t, err.Error(), tc.want, tc.in)
+			assert.ErrorIs(t, err, units.ErrInvalid, tc.in)
+		}
+	}
+}
+
+func TestLoadUnreadable(t *testing.T) {
+	dir := t.TempDir()
+	_, err := units.Load(dir) // a directory
+	assert.ErrorContains(t, err, "read config")
+	p := filepath.Join(dir, "app.toml")
+	require.NoError(t, os.WriteFile(p, []byte("instances = -1\n"), 0o644))
+	_, err = units.Load(p)
+	assert.ErrorContains(t, err, p+":1: instances")
+}

@@ -1,0 +1,71 @@
+package units_test
+
+import (
+	"io/fs"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"example.com/app/units"
+)
+
+func TestGenerate(t *testing.T) {
+	cfg, err := units.Parse("app.toml", []byte(`
+instances = 3
+listen = ["127.0.0.1:9000", "[::1]:9000"]
+script = "/opt/my app/bin/server"
+args = ["--name=100%", "$HOME", "say \"hi\""]
+cwd = "/srv/app"
+kill_timeout = "20s"
+listen_timeout = "1m"
+max_memory_restart = "1G"
+[env]
+NODE_ENV = "production"
+`))
+	require.NoError(t, err)
+	dir := t.TempDir()
+	require.NoError(t, units.Generate(cfg, "/etc/app/app.toml", dir))
+
+	sock, err := os.ReadFile(filepath.Join(dir, "app.socket.d", units.DropIn))
+	require.NoError(t, err)
+	assert.Contains(t, string(sock), "[Socket]\nListenStream=\nListenStream=127.0.0.1:9000\nListenStream=[::1]:9000\n",
+		"the shipped address list is reset, then the configured ones")
+
+	svc, err := os.ReadFile(filepath.Join(dir, "app@.service.d", units.DropIn))
+	require.NoError(t, err)
+	for _, want := range []string{
+		"ExecStart=\nExecStart=\"/opt/my app/bin/server\" \"--name=100%%\" \"$$HOME\" \"say \\\"hi\\\"\"\n",
+		"WorkingDirectory=/srv/app\n",
+		"Environment=\"NODE_ENV=production\"\n",
+		"Environment=APP_DRAIN_TIMEOUT=18s\n",
+		"TimeoutStartSec=60s\n",
+		"TimeoutStopSec=20s\n",
+		"MemoryMax=1G\n",
+	} {
+		assert.Contains(t, string(svc), want)
+	}
+
+	var wants []string
+	require.NoError(t, filepath.WalkDir(filepath.Join(dir, "app.target.wants"), func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		target, err := os.Readlink(p)
+		require.NoError(t, err)
+		assert.Equal(t, "/lib/systemd/system/app@.service", target)
+		wants = append(wants, d.Name())
+		return nil
+	}))
+	assert.Equal(t, []string{"app@0.service", "app@1.service", "app@2.service"}, wants)
+}
+
+func TestUnitFilesEmbedded(t *testing.T) {
+	for _, name := range []string{units.Socket, units.Template, units.Target, units.Reload} {
+		b, err := units.Files.ReadFile("systemd/" + name)
+		require.NoError(t, err, name)
+		assert.NotEmpty(t, b)
+	}
+}
