@@ -1,0 +1,146 @@
+package reloader
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"time"
+
+	"example.com/app/units"
+)
+
+const usage = `usage: app-reloader COMMAND [flags]
+
+commands:
+  reload   apply /etc/app/app.toml and restart the instances one at a time
+  status   show the socket, every instance and the last rollout
+  check    validate the configuration and exit non-zero with file:line on error
+
+Run "app-reloader COMMAND -h" for a command's flags.
+`
+
+// CLI runs app-reloader with args (without the program name) and returns
+// the exit status: 0 done, 1 failed, 2 bad usage.
+func CLI(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		fmt.Fprint(stderr, usage)
+		if len(args) == 0 {
+			return 2
+		}
+		return 0
+	}
+	cmd, args := args[0], args[1:]
+	fs := flag.NewFlagSet("app-reloader "+cmd, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	config := fs.String("config", units.DefaultConfigPath, "configuration file")
+	asJSON := fs.Bool("json", false, "print the result as JSON on stdout")
+	lockPath := fs.String("lock", DefaultLockPath, "rollout lock file")
+	reportPath := fs.String("report", DefaultReportPath, "where the last rollout's report is kept")
+	switch cmd {
+	case "reload", "status", "check":
+	default:
+		fmt.Fprintf(stderr, "app-reloader: unknown command %q\n\n%s", cmd, usage)
+		return 2
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "app-reloader %s: unexpected argument %q\n", cmd, fs.Arg(0))
+		return 2
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+
+	cfg, err := units.Load(*config)
+	if err != nil {
+		fmt.Fprintf(stderr, "app-reloader %s: %v\n", cmd, err)
+		if cmd == "reload" {
+			fmt.Fprintln(stderr, "nothing was changed: the running instances keep running")
+		}
+		return 1
+	}
+	if cmd == "check" {
+		if *asJSON {
+			return writeJSON(stdout, stderr, map[string]any{"ok": true, "config": *config, "instances": cfg.Count(), "listen": cfg.Listen})
+		}
+		fmt.Fprintf(stdout, "%s: ok (%d instances, listen %s)\n", *config, cfg.Count(), joinAddrs(cfg.Listen))
+		return 0
+	}
+
+	sd, err := Connect(ctx)
+	if err != nil {
+		fmt.Fprintf(stderr, "app-reloader %s: %v\n", cmd, err)
+		return 1
+	}
+	defer sd.Close()
+	r := &Reloader{Systemd: sd, Logger: log}
+
+	if cmd == "status" {
+		st, err := r.Status(ctx, cfg.Count())
+		if err != nil {
+			fmt.Fprintf(stderr, "app-reloader status: %v\n", err)
+			return 1
+		}
+		if st.LastRollout, err = LoadReport(*reportPath); err != nil {
+			fmt.Fprintf(stderr, "app-reloader status: %v\n", err)
+		}
+		if *asJSON {
+			return writeJSON(stdout, stderr, st)
+		}
+		WriteStatus(stdout, st, time.Now())
+		return 0
+	}
+
+	unlock, err := Lock(*lockPath)
+	if err != nil {
+		fmt.Fprintf(stderr, "app-reloader reload: %v\n", err)
+		return 1
+	}
+	defer unlock()
+	progress := stdout
+	if *asJSON {
+		progress = stderr
+	}
+	r.Progress = func(e Event) { WriteEvent(progress, e) }
+	fmt.Fprintf(progress, "rolling %d instances of %s\n", cfg.Count(), joinAddrs(cfg.Listen))
+	rep, rerr := r.Reload(ctx, cfg.Count())
+	if err := SaveReport(*reportPath, rep); err != nil {
+		fmt.Fprintf(stderr, "app-reloader reload: %v\n", err)
+	}
+	if *asJSON {
+		writeJSON(stdout, stderr, rep)
+	} else {
+		WriteReport(stdout, rep)
+	}
+	if rerr != nil {
+		fmt.Fprintf(stderr, "app-reloader reload: %v\n", rerr)
+		return 1
+	}
+	return 0
+}
+
+func writeJSON(stdout, stderr io.Writer, v any) int {
+	enc := json.NewEncoder(stdout)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(v); err != nil {
+		fmt.Fprintf(stderr, "app-reloader: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+func joinAddrs(as []units.Address) string {
+	s := make([]string, len(as))
+	for i, a := range as {
+		s[i] = string(a)
+	}
+	return strings.Join(s, ", ")
+}

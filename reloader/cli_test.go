@@ -1,0 +1,51 @@
+package reloader
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+
+func runCLI(args ...string) (int, string, string) {
+	var out, errb bytes.Buffer
+	code := CLI(context.Background(), args, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func TestCLICheck(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.toml")
+	require.NoError(t, os.WriteFile(good, []byte("instances = 3\nlisten = [\"127.0.0.1:9000\"]\n"), 0o644))
+	code, out, _ := runCLI("check", "-config", good)
+	assert.Equal(t, 0, code)
+	assert.Equal(t, good+": ok (3 instances, listen 127.0.0.1:9000)\n", out)
+
+	bad := filepath.Join(dir, "bad.toml")
+	require.NoError(t, os.WriteFile(bad, []byte("instances = 3\nlisten = [\"nowhere\"]\n"), 0o644))
+	code, _, errs := runCLI("check", "-config", bad)
+	assert.Equal(t, 1, code)
+	assert.Contains(t, errs, bad+`:2: listen: "nowhere"`)
+
+	code, _, errs = runCLI("reload", "-config", bad)
+	assert.Equal(t, 1, code, "reload refuses bad config before connecting to anything")
+	assert.Contains(t, errs, "nothing was changed")
+}
+
+func TestCLIUsage(t *testing.T) {
+	code, _, errs := runCLI()
+	assert.Equal(t, 2, code)
+	assert.Contains(t, errs, "usage: app-reloader COMMAND")
+	code, _, errs = runCLI("frobnicate")
+	assert.Equal(t, 2, code)
+	assert.Contains(t, errs, `unknown command "frobnicate"`)
+	code, _, _ = runCLI("status", "-bogus")
+	assert.Equal(t, 2, code)
+	code, _, _ = runCLI("help")
+	assert.Equal(t, 0, code)
+}

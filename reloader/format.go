@@ -1,0 +1,119 @@
+package reloader
+
+import (
+	"fmt"
+	"io"
+	"text/tabwriter"
+	"time"
+)
+
+// WriteEvent prints one line of rollout progress.
+func WriteEvent(w io.Writer, e Event) {
+	pos := fmt.Sprintf("[%d/%d]", e.Index, e.Total)
+	switch {
+	case !e.Done && e.Action == ActionRestart:
+		fmt.Fprintf(w, "%s %s: restarting (pid %d)…\n", pos, e.Unit, e.OldPID)
+	case !e.Done:
+		fmt.Fprintf(w, "%s %s: %s…\n", pos, e.Unit, map[string]string{ActionStart: "starting", ActionStop: "stopping"}[e.Action])
+	case e.Error != "":
+		fmt.Fprintf(w, "%s %s: FAILED after %s: %s\n", pos, e.Unit, round(e.Took), e.Error)
+	case e.Action == ActionStop:
+		fmt.Fprintf(w, "%s %s: stopped pid %d in %s\n", pos, e.Unit, e.OldPID, round(e.Took))
+	case e.Action == ActionStart:
+		fmt.Fprintf(w, "%s %s: started, ready as pid %d in %s\n", pos, e.Unit, e.NewPID, round(e.Took))
+	default:
+		fmt.Fprintf(w, "%s %s: ready, pid %d → %d in %s\n", pos, e.Unit, e.OldPID, e.NewPID, round(e.Took))
+	}
+}
+
+// WriteReport prints the summary of a rollout.
+func WriteReport(w io.Writer, rep Report) {
+	if rep.Failure != nil {
+		fmt.Fprintf(w, "\nrollout FAILED at %s: %s\n", rep.Failure.Unit, rep.Failure.Reason)
+		if len(rep.Failure.Journal) > 0 {
+			fmt.Fprintf(w, "last log lines of %s:\n", rep.Failure.Unit)
+			for _, l := range rep.Failure.Journal {
+				fmt.Fprintf(w, "  %s\n", l)
+			}
+		}
+		fmt.Fprintln(w, "instances after it were not touched.")
+		return
+	}
+	fmt.Fprintf(w, "\nrollout done: %d instances in %s\n", rep.Instances, round(rep.Took))
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "INSTANCE\tACTION\tOLD PID\tNEW PID\tTOOK")
+	for _, s := range rep.Steps {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", s.Unit, s.Action, pid(s.OldPID), pid(s.NewPID), round(s.Took))
+	}
+	tw.Flush()
+}
+
+// WriteStatus prints the cluster as `pm2 list` would.
+func WriteStatus(w io.Writer, st Status, now time.Time) {
+	fmt.Fprintf(w, "socket %s: %s/%s\n", st.Socket.Name, st.Socket.ActiveState, st.Socket.SubState)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "INSTANCE\tSTATE\tPID\tUPTIME\tRESTARTS\tMEMORY\tCPU\tSTATUS")
+	for _, u := range st.Instances {
+		state := u.ActiveState
+		if u.SubState != "" && u.SubState != "running" {
+			state += "/" + u.SubState
+		}
+		if u.ActiveState == "failed" && u.Result != "" {
+			state += " (" + u.Result + ")"
+		}
+		up := "-"
+		if u.ActiveState == "active" && !u.Since.IsZero() {
+			up = round(now.Sub(u.Since)).String()
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\n", u.Name, state, pid(u.MainPID), up, u.NRestarts,
+			size(u.Memory), cpu(u.CPU), u.StatusText)
+	}
+	tw.Flush()
+	fmt.Fprintf(w, "configured instances: %d\n", st.Configured)
+	switch r := st.LastRollout; {
+	case r == nil:
+		fmt.Fprintln(w, "last rollout: none yet")
+	case r.OK:
+		fmt.Fprintf(w, "last rollout: ok, %s, %d instances in %s\n", r.Started.Format(time.RFC3339), r.Instances, round(r.Took))
+	default:
+		fmt.Fprintf(w, "last rollout: FAILED, %s, at %s: %s\n", r.Started.Format(time.RFC3339), r.Failure.Unit, r.Failure.Reason)
+	}
+}
+
+func pid(p uint32) string {
+	if p == 0 {
+		return "-"
+	}
+	return fmt.Sprint(p)
+}
+
+func size(b uint64) string {
+	switch {
+	case b == 0:
+		return "-"
+	case b >= 1<<30:
+		return fmt.Sprintf("%.1fG", float64(b)/(1<<30))
+	case b >= 1<<20:
+		return fmt.Sprintf("%.1fM", float64(b)/(1<<20))
+	default:
+		return fmt.Sprintf("%.0fK", float64(b)/(1<<10))
+	}
+}
+
+func cpu(ns uint64) string {
+	if ns == 0 {
+		return "-"
+	}
+	return round(time.Duration(ns)).String()
+}
+
+func round(d time.Duration) time.Duration {
+	switch {
+	case d >= time.Minute:
+		return d.Round(time.Second)
+	case d >= time.Second:
+		return d.Round(10 * time.Millisecond)
+	default:
+		return d.Round(time.Millisecond)
+	}
+}

@@ -1,0 +1,276 @@
+package reloader
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"regexp"
+	"sort"
+	"strconv"
+	"time"
+)
+
+// ErrRolloutFailed is wrapped by the error of a rollout that halted.
+var ErrRolloutFailed = errors.New("rollout failed")
+
+// JournalLines is how many log lines of a failed instance a failure shows.
+const JournalLines = 10
+
+// Actions taken on an instance.
+const (
+	ActionStart   = "start"
+	ActionRestart = "restart"
+	ActionStop    = "stop"
+)
+
+// Step is what the rollout did to one instance.
+type Step struct {
+	Unit   string        `json:"unit"`
+	Action string        `json:"action"`
+	OldPID uint32        `json:"old_pid,omitempty"`
+	NewPID uint32        `json:"new_pid,omitempty"`
+	Took   time.Duration `json:"took_ns"`
+	Error  string        `json:"error,omitempty"`
+}
+
+// Failure is why a rollout halted.
+type Failure struct {
+	Unit    string   `json:"unit"`
+	Reason  string   `json:"reason"`
+	Journal []string `json:"journal,omitempty"`
+}
+
+// Report is the outcome of one rollout.
+type Report struct {
+	Started   time.Time     `json:"started"`
+	Took      time.Duration `json:"took_ns"`
+	Instances int           `json:"instances"`
+	Steps     []Step        `json:"steps"`
+	OK        bool          `json:"ok"`
+	Failure   *Failure      `json:"failure,omitempty"`
+}
+
+// Event is progress during a rollout: a step as it begins (Done false)
+// and as it ends.
+type Event struct {
+	Step
+	Done  bool
+	Index int // 1-based position of this step among the planned ones
+	Total int
+}
+
+// Reloader runs rolling reloads.
+type Reloader struct {
+	Systemd Systemd
+	Logger  *slog.Logger
+	// Progress, if set, is called as each step begins and ends.
+	Progress func(Event)
+	// Prefix names the template's instances: "app" for app@N.service.
+	Prefix string
+}
+
+func (r *Reloader) prefix() string {
+	if r.Prefix == "" {
+		return "app"
+	}
+	return r.Prefix
+}
+
+func (r *Reloader) log() *slog.Logger {
+	if r.Logger == nil {
+		return slog.Default()
+	}
+	return r.Logger
+}
+
+func (r *Reloader) instance(i int) string { return r.prefix() + "@" + strconv.Itoa(i) + ".service" }
+
+// Reload applies the configuration and rolls every instance, keeping
+// `want` instances: app@0 … app@want-1. It returns the report and, when the
+// rollout halted, an error wrapping [ErrRolloutFailed].
+func (r *Reloader) Reload(ctx context.Context, want int) (Report, error) {
+	rep := Report{Started: time.Now(), Instances: want}
+	finish := func(err error) (Report, error) {
+		rep.Took = time.Since(rep.Started)
+		rep.OK = err == nil
+		return rep, err
+	}
+	if want < 1 {
+		return finish(fmt.Errorf("want at least 1 instance, not %d", want))
+	}
+	sd := r.Systemd
+	if err := sd.DaemonReload(ctx); err != nil {
+		return finish(err)
+	}
+	loaded, err := sd.List(ctx, r.prefix()+"@*.service")
+	if err != nil {
+		return finish(err)
+	}
+	extra := r.beyond(loaded, want)
+
+	total := want + len(extra)
+	for i := 0; i < want; i++ {
+		unit := r.instance(i)
+		u, err := sd.Unit(ctx, unit)
+		if err != nil {
+			return finish(err)
+		}
+		action := ActionRestart
+		if !running(u) {
+			action = ActionStart
+		}
+		step, err := r.roll(ctx, unit, action, u.MainPID, i+1, total)
+		rep.Steps = append(rep.Steps, step)
+		if err != nil {
+			rep.Failure = r.failure(ctx, unit, err)
+			return finish(fmt.Errorf("%s %s: %w: %w", action, unit, err, ErrRolloutFailed))
+		}
+	}
+	for k, unit := range extra {
+		u, err := sd.Unit(ctx, unit)
+		if err != nil {
+			return finish(err)
+		}
+		step, err := r.stop(ctx, unit, u.MainPID, want+k+1, total)
+		rep.Steps = append(rep.Steps, step)
+		if err != nil {
+			rep.Failure = r.failure(ctx, unit, err)
+			return finish(fmt.Errorf("stop %s: %w: %w", unit, err, ErrRolloutFailed))
+		}
+	}
+	r.log().Info("rollout done", "instances", want, "took", time.Since(rep.Started))
+	return finish(nil)
+}
+
+// running is whether a unit has (or is getting) a process to restart.
+func running(u Unit) bool {
+	switch u.ActiveState {
+	case "active", "activating", "reloading":
+		return true
+	}
+	return false
+}
+
+var instanceNum = regexp.MustCompile(`@([0-9]+)\.service$`)
+
+// beyond lists the loaded instances numbered want or above, in order.
+func (r *Reloader) beyond(loaded []string, want int) []string {
+	type numbered struct {
+		n    int
+		unit string
+	}
+	var out []numbered
+	for _, u := range loaded {
+		m := instanceNum.FindStringSubmatch(u)
+		if m == nil {
+			continue
+		}
+		n, err := strconv.Atoi(m[1])
+		if err != nil || n < want || u != r.instance(n) {
+			continue
+		}
+		out = append(out, numbered{n, u})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].n < out[j].n })
+	names := make([]string, len(out))
+	for i, o := range out {
+		names[i] = o.unit
+	}
+	return names
+}
+
+// roll starts or restarts one instance and checks it came back ready with
+// a new main process.
+func (r *Reloader) roll(ctx context.Context, unit, action string, oldPID uint32, idx, total int) (Step, error) {
+	step := Step{Unit: unit, Action: action, OldPID: oldPID}
+	r.emit(Event{Step: step, Index: idx, Total: total})
+	start := time.Now()
+	err := r.rollOne(ctx, &step)
+	step.Took = time.Since(start)
+	if err != nil {
+		step.Error = err.Error()
+	}
+	r.emit(Event{Step: step, Done: true, Index: idx, Total: total})
+	return step, err
+}
+
+func (r *Reloader) rollOne(ctx context.Context, step *Step) error {
+	sd := r.Systemd
+	// A deliberate restart must not count towards the crash-loop limit,
+	// and an instance stopped by that limit must be startable again.
+	if err := sd.ResetFailed(ctx, step.Unit); err != nil {
+		return err
+	}
+	var result string
+	var err error
+	if step.Action == ActionRestart {
+		result, err = sd.Restart(ctx, step.Unit)
+	} else {
+		result, err = sd.Start(ctx, step.Unit)
+	}
+	if err != nil {
+		return err
+	}
+	u, uerr := sd.Unit(ctx, step.Unit)
+	if uerr != nil {
+		return uerr
+	}
+	step.NewPID = u.MainPID
+	if result != "done" {
+		return fmt.Errorf("job %s%s", result, describe(u))
+	}
+	switch {
+	case u.ActiveState != "active":
+		return fmt.Errorf("not active after the %s but %s/%s%s", step.Action, u.ActiveState, u.SubState, describe(u))
+	case u.MainPID == 0:
+		return errors.New("active but has no main process")
+	case step.Action == ActionRestart && u.MainPID == step.OldPID:
+		return fmt.Errorf("main PID %d did not change", u.MainPID)
+	}
+	return nil
+}
+
+func (r *Reloader) stop(ctx context.Context, unit string, pid uint32, idx, total int) (Step, error) {
+	step := Step{Unit: unit, Action: ActionStop, OldPID: pid}
+	r.emit(Event{Step: step, Index: idx, Total: total})
+	start := time.Now()
+	result, err := r.Systemd.Stop(ctx, unit)
+	if err == nil && result != "done" {
+		err = fmt.Errorf("job %s", result)
+	}
+	step.Took = time.Since(start)
+	if err != nil {
+		step.Error = err.Error()
+	}
+	r.emit(Event{Step: step, Done: true, Index: idx, Total: total})
+	return step, err
+}
+
+// describe adds what systemd knows of why a unit is not running.
+func describe(u Unit) string {
+	if u.Result == "" || u.Result == "success" {
+		return ""
+	}
+	if u.Result == "exit-code" {
+		return fmt.Sprintf(" (result %s, exit status %d)", u.Result, u.ExitCode)
+	}
+	return fmt.Sprintf(" (result %s)", u.Result)
+}
+
+func (r *Reloader) failure(ctx context.Context, unit string, err error) *Failure {
+	f := &Failure{Unit: unit, Reason: err.Error()}
+	lines, jerr := r.Systemd.Journal(ctx, unit, JournalLines)
+	if jerr != nil {
+		r.log().Warn("could not read the journal", "unit", unit, "err", jerr)
+	}
+	f.Journal = lines
+	r.log().Error("rollout halted", "unit", unit, "reason", f.Reason)
+	return f
+}
+
+func (r *Reloader) emit(e Event) {
+	if r.Progress != nil {
+		r.Progress(e)
+	}
+}

@@ -1,0 +1,253 @@
+package reloader
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// fakeSystemd is an in-memory service manager for the engine's logic. The
+// e2e tests run the same engine against a real systemd.
+type fakeSystemd struct {
+	units   map[string]*Unit
+	calls   []string
+	nextPID uint32
+	result  map[string]string // job result for a unit's start/restart
+	samePID map[string]bool   // restart keeps the PID
+	reload  error
+}
+
+func newFake(running ...string) *fakeSystemd {
+	f := &fakeSystemd{units: map[string]*Unit{}, nextPID: 100, result: map[string]string{}, samePID: map[string]bool{}}
+	for _, u := range running {
+		f.nextPID++
+		f.units[u] = &Unit{Name: u, ActiveState: "active", SubState: "running", MainPID: f.nextPID}
+	}
+	return f
+}
+
+func (f *fakeSystemd) DaemonReload(context.Context) error {
+	f.calls = append(f.calls, "daemon-reload")
+	return f.reload
+}
+
+func (f *fakeSystemd) up(unit string, keepPID bool) string {
+	if r, ok := f.result[unit]; ok {
+		f.units[unit] = &Unit{Name: unit, ActiveState: "failed", SubState: "failed", Result: "exit-code", ExitCode: 3}
+		return r
+	}
+	u := f.unit(unit)
+	if !keepPID {
+		f.nextPID++
+		u.MainPID = f.nextPID
+	}
+	u.ActiveState, u.SubState = "active", "running"
+	return "done"
+}
+
+func (f *fakeSystemd) unit(name string) *Unit {
+	if f.units[name] == nil {
+		f.units[name] = &Unit{Name: name, ActiveState: "inactive", SubState: "dead"}
+	}
+	return f.units[name]
+}
+
+func (f *fakeSystemd) Start(_ context.Context, unit string) (string, error) {
+	f.calls = append(f.calls, "start "+unit)
+	return f.up(unit, false), nil
+}
+
+func (f *fakeSystemd) Restart(_ context.Context, unit string) (string, error) {
+	f.calls = append(f.calls, "restart "+unit)
+	return f.up(unit, f.samePID[unit]), nil
+}
+
+func (f *fakeSystemd) Stop(_ context.Context, unit string) (string, error) {
+	f.calls = append(f.calls, "stop "+unit)
+	u := f.unit(unit)
+	u.ActiveState, u.SubState, u.MainPID = "inactive", "dead", 0
+	return "done", nil
+}
+
+func (f *fakeSystemd) ResetFailed(_ context.Context, unit string) error {
+	f.calls = append(f.calls, "reset-failed "+unit)
+	return nil
+}
+
+func (f *fakeSystemd) Unit(_ context.Context, unit string) (Unit, error) { return *f.unit(unit), nil }
+
+func (f *fakeSystemd) List(_ context.Context, pattern string) ([]string, error) {
+	var out []string
+	for name := range f.units {
+		if ok, _ := filepath.Match(pattern, name); ok {
+			out = append(out, name)
+		}
+	}
+	return out, nil
+}
+
+func (f *fakeSystemd) Journal(_ context.Context, unit string, n int) ([]string, error) {
+	return []string{unit + ": boom", unit + ": exiting with status 3"}, nil
+}
+
+// mutations are the calls that change something, in order.
+func (f *fakeSystemd) mutations() []string {
+	var out []string
+	for _, c := range f.calls {
+		if !strings.HasPrefix(c, "reset-failed") {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+func TestReloadRestartsOneAtATime(t *testing.T) {
+	f := newFake("app@0.service", "app@1.service", "app@2.service")
+	var events []Event
+	r := &Reloader{Systemd: f, Progress: func(e Event) { events = append(events, e) }}
+	rep, err := r.Reload(context.Background(), 3)
+	require.NoError(t, err)
+	assert.True(t, rep.OK)
+	assert.Equal(t, []string{"daemon-reload", "restart app@0.service", "restart app@1.service", "restart app@2.service"}, f.mutations())
+	assert.Equal(t, []string{
+		"reset-failed app@0.service", "restart app@0.service",
+		"reset-failed app@1.service", "restart app@1.service",
+		"reset-failed app@2.service", "restart app@2.service",
+	}, f.calls[1:], "the start limit is reset before each deliberate restart")
+	require.Len(t, rep.Steps, 3)
+	for i, s := range rep.Steps {
+		assert.Equal(t, uint32(101+i), s.OldPID)
+		assert.NotEqual(t, s.OldPID, s.NewPID)
+	}
+	require.Len(t, events, 6)
+	assert.False(t, events[0].Done)
+	assert.True(t, events[1].Done)
+	assert.Equal(t, 3, events[5].Index)
+	assert.Equal(t, 3, events[5].Total)
+}
+
+func TestReloadStartsMissingAndStopsExtra(t *testing.T) {
+	f := newFake("app@0.service", "app@3.service", "app@2.service", "other@1.service")
+	f.units["app@1.service"] = &Unit{Name: "app@1.service", ActiveState: "failed", Result: "start-limit-hit"}
+	rep, err := r(f).Reload(context.Background(), 2)
+	require.NoError(t, err)
+	assert.Equal(t, []string{
+		"daemon-reload",
+		"restart app@0.service",
+		"start app@1.service", // failed by its start limit: reset, then started
+		"stop app@2.service",
+		"stop app@3.service",
+	}, f.mutations())
+	assert.Equal(t, ActionStart, rep.Steps[1].Action)
+	assert.Equal(t, ActionStop, rep.Steps[2].Action)
+}
+
+func TestReloadHaltsOnFirstFailure(t *testing.T) {
+	f := newFake("app@0.service", "app@1.service", "app@2.service")
+	f.result["app@1.service"] = "failed"
+	var out bytes.Buffer
+	rr := r(f)
+	rr.Progress = func(e Event) { WriteEvent(&out, e) }
+	rep, err := rr.Reload(context.Background(), 3)
+	require.Error(t, err)
+	assert.ErrorIs(t, err, ErrRolloutFailed)
+	assert.Contains(t, err.Error(), "restart app@1.service: job failed (result exit-code, exit status 3)")
+	assert.Equal(t, []string{"daemon-reload", "restart app@0.service", "restart app@1.service"}, f.mutations(),
+		"app@2 must not be touched")
+	assert.Equal(t, uint32(103), f.units["app@2.service"].MainPID, "app@2 keeps its old process")
+	require.NotNil(t, rep.Failure)
+	assert.Equal(t, "app@1.service", rep.Failure.Unit)
+	assert.Equal(t, []string{"app@1.service: boom", "app@1.service: exiting with status 3"}, rep.Failure.Journal)
+	assert.False(t, rep.OK)
+	assert.Contains(t, out.String(), "[2/3] app@1.service: FAILED after")
+
+	var sum bytes.Buffer
+	WriteReport(&sum, rep)
+	assert.Contains(t, sum.String(), "rollout FAILED at app@1.service: job failed")
+	assert.Contains(t, sum.String(), "  app@1.service: boom")
+}
+
+func TestReloadSamePIDIsFailure(t *testing.T) {
+	f := newFake("app@0.service", "app@1.service")
+	f.samePID["app@0.service"] = true
+	_, err := r(f).Reload(context.Background(), 2)
+	assert.ErrorIs(t, err, ErrRolloutFailed)
+	assert.ErrorContains(t, err, "main PID 101 did not change")
+	assert.Equal(t, []string{"daemon-reload", "restart app@0.service"}, f.mutations())
+}
+
+func TestReloadDaemonReloadFailureTouchesNothing(t *testing.T) {
+	f := newFake("app@0.service")
+	f.reload = errors.New("access denied")
+	_, err := r(f).Reload(context.Background(), 1)
+	assert.ErrorContains(t, err, "access denied")
+	assert.Equal(t, []string{"daemon-reload"}, f.calls)
+}
+
+func TestReloadRefusesZero(t *testing.T) {
+	f := newFake()
+	_, err := r(f).Reload(context.Background(), 0)
+	assert.ErrorContains(t, err, "want at least 1 instance")
+	assert.Empty(t, f.calls)
+}
+
+func TestStatus(t *testing.T) {
+	f := newFake("app@0.service", "app@5.service")
+	f.units["app.socket"] = &Unit{Name: "app.socket", ActiveState: "active", SubState: "listening"}
+	f.units["app@0.service"].Since = time.Now().Add(-90 * time.Second)
+	f.units["app@0.service"].Memory = 12 << 20
+	f.units["app@0.service"].StatusText = "serving version 1"
+	st, err := r(f).Status(context.Background(), 2)
+	require.NoError(t, err)
+	var names []string
+	for _, u := range st.Instances {
+		names = append(names, u.Name)
+	}
+	assert.Equal(t, []string{"app@0.service", "app@1.service", "app@5.service"}, names,
+		"configured instances and any other running one")
+
+	var out bytes.Buffer
+	st.LastRollout = &Report{Started: time.Now(), OK: true, Instances: 2, Took: 3 * time.Second}
+	WriteStatus(&out, st, time.Now())
+	assert.Contains(t, out.String(), "socket app.socket: active/listening")
+	assert.Regexp(t, `app@0.service\s+active\s+101\s+1m30s\s+0\s+12.0M\s+-\s+serving version 1`, out.String())
+	assert.Regexp(t, `app@1.service\s+inactive/dead\s+-\s+-`, out.String())
+	assert.Contains(t, out.String(), "last rollout: ok")
+}
+
+func TestLock(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "run", "reload.lock")
+	unlock, err := Lock(path)
+	require.NoError(t, err)
+	_, err = Lock(path)
+	assert.ErrorIs(t, err, ErrBusy)
+	assert.ErrorContains(t, err, fmt.Sprintf("pid %d holds", os.Getpid()))
+	unlock()
+	unlock2, err := Lock(path)
+	require.NoError(t, err, "the lock is free again once released")
+	unlock2()
+}
+
+func TestReportRoundTrip(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state", "last.json")
+	got, err := LoadReport(path)
+	require.NoError(t, err)
+	assert.Nil(t, got)
+	rep := Report{Started: time.Now().Round(0).UTC(), Took: time.Second, Instances: 2, Failure: &Failure{Unit: "app@1.service", Reason: "job timeout"}}
+	require.NoError(t, SaveReport(path, rep))
+	got, err = LoadReport(path)
+	require.NoError(t, err)
+	assert.Equal(t, rep.Failure, got.Failure)
+	assert.True(t, rep.Started.Equal(got.Started))
+}
+
+func r(f *fakeSystemd) *Reloader { return &Reloader{Systemd: f} }

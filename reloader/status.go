@@ -1,0 +1,97 @@
+package reloader
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+)
+
+// DefaultReportPath keeps the outcome of the last rollout.
+const DefaultReportPath = "/var/lib/app/last-rollout.json"
+
+// Status is what `app-reloader status` shows.
+type Status struct {
+	Socket      Unit    `json:"socket"`
+	Configured  int     `json:"configured_instances"`
+	Instances   []Unit  `json:"instances"`
+	LastRollout *Report `json:"last_rollout"`
+}
+
+// Status reads the socket and every instance: the configured ones
+// (app@0 … app@want-1) and any other loaded one.
+func (r *Reloader) Status(ctx context.Context, want int) (Status, error) {
+	st := Status{Configured: want}
+	sock, err := r.Systemd.Unit(ctx, r.prefix()+".socket")
+	if err != nil {
+		return st, err
+	}
+	st.Socket = sock
+	loaded, err := r.Systemd.List(ctx, r.prefix()+"@*.service")
+	if err != nil {
+		return st, err
+	}
+	names := map[int]string{}
+	for i := 0; i < want; i++ {
+		names[i] = r.instance(i)
+	}
+	for _, u := range loaded {
+		if m := instanceNum.FindStringSubmatch(u); m != nil {
+			if n, err := strconv.Atoi(m[1]); err == nil && u == r.instance(n) {
+				names[n] = u
+			}
+		}
+	}
+	nums := make([]int, 0, len(names))
+	for n := range names {
+		nums = append(nums, n)
+	}
+	sort.Ints(nums)
+	for _, n := range nums {
+		u, err := r.Systemd.Unit(ctx, names[n])
+		if err != nil {
+			return st, err
+		}
+		st.Instances = append(st.Instances, u)
+	}
+	return st, nil
+}
+
+// SaveReport writes a rollout's report to path.
+func SaveReport(path string, rep Report) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return fmt.Errorf("save report: %w", err)
+	}
+	b, err := json.MarshalIndent(rep, "", "  ")
+	if err != nil {
+		return fmt.Errorf("save report: %w", err)
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, append(b, '\n'), 0o644); err != nil {
+		return fmt.Errorf("save report: %w", err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("save report: %w", err)
+	}
+	return nil
+}
+
+// LoadReport reads the last saved report; nil when there is none yet.
+func LoadReport(path string) (*Report, error) {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("last rollout: %w", err)
+	}
+	var rep Report
+	if err := json.Unmarshal(b, &rep); err != nil {
+		return nil, fmt.Errorf("last rollout %s: %w", path, err)
+	}
+	return &rep, nil
+}
