@@ -11,7 +11,6 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-
 func runCLI(args ...string) (int, string, string) {
 	var out, errb bytes.Buffer
 	code := CLI(context.Background(), args, &out, &errb)
