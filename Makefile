@@ -6,7 +6,7 @@ BIN         := bin
 LDFLAGS     := -s -w -X main.version=$(VERSION)
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: help build test unit lint deb demo clean
+.PHONY: help build test unit e2e e2e-deps lint deb demo clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
@@ -14,15 +14,25 @@ help: ## list the targets
 build: ## build bin/app and the other commands, stamped with VERSION
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ ./cmd/...
 
-test: lint unit ## everything CI runs: lint, then every test
+test: lint unit e2e ## everything CI runs: lint, then every test
 
 unit: ## the Go tests (real sockets and processes; no root needed)
 	$(GO) test -count=1 -race ./...
 
+e2e: e2e-deps ## the tests on a throwaway real systemd (root)
+	$(GO) test -tags e2e -count=1 -v -timeout 30m ./e2e/
+
+e2e-deps:
+	@[ "$$(id -u)" = 0 ] || { echo "make e2e: the systemd tests boot containers and need root" >&2; exit 1; }
+	@command -v systemd-nspawn >/dev/null || { echo "installing systemd-container"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq systemd-container >/dev/null; }
+
 lint: ## gofmt, go vet, staticcheck, go.mod tidy
 	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	$(GO) vet -tags e2e ./e2e/
 	$(GO) run $(STATICCHECK) ./...
+	$(GO) run $(STATICCHECK) -tags e2e ./e2e/
 	$(GO) mod tidy -diff
 
 deb: ## the .deb package (arrives with the packaging issue)

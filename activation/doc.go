@@ -31,10 +31,16 @@
 //	Type=notify
 //	NotifyAccess=main
 //	Sockets=app.socket
+//	NonBlocking=yes
 //	ExecStart=/usr/bin/app
 //	Environment=APP_INSTANCE=%i
 //	TimeoutStopSec=30s
 //	KillMode=mixed
+//
+// NonBlocking=yes matters: the instances share one open file description
+// of the socket, and systemd otherwise clears O_NONBLOCK on it whenever it
+// starts any instance, leaving the running ones blocked inside accept(2)
+// where closing the listener cannot wake them.
 //
 // With Type=notify, systemd considers an instance started only once it sent
 // READY=1, which [Server.Serve] does when every listener is accepting. A

@@ -119,16 +119,18 @@ func (s *Server) Serve(ctx context.Context) error {
 		}
 	}()
 
-	listeners := make([]*onceListener, len(s.Listeners))
+	listeners := make([]*drainListener, len(s.Listeners))
 	accepting := make(chan struct{}, len(s.Listeners))
 	served := make(chan error, len(s.Listeners))
 	for i, l := range s.Listeners {
-		listeners[i] = &onceListener{Listener: l, accepting: accepting}
+		listeners[i] = newDrainListener(l, log, accepting)
 		go func(l net.Listener) { served <- s.HTTP.Serve(l) }(listeners[i])
 	}
 	closeListeners := func() {
 		for _, l := range listeners {
-			l.Close()
+			if err := l.Close(); errors.Is(err, errCloseBlocked) {
+				log.Warn("stopped accepting late", "listener", l.Addr().String(), "err", err)
+			}
 		}
 	}
 
@@ -286,24 +288,118 @@ func (w *closeWriter) Flush() {
 // Unwrap gives http.ResponseController the underlying writer.
 func (w *closeWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
-// onceListener reports its first Accept, and tolerates being closed twice
-// (by the drain and again by http.Server.Shutdown).
-type onceListener struct {
+// closeWait bounds how long the drain waits for a listener to close.
+const closeWait = time.Second
+
+// errCloseBlocked says a listener did not close within closeWait.
+var errCloseBlocked = errors.New("listener close blocked: the socket is in blocking mode and accept(2) is waiting in the kernel; set NonBlocking=yes in the service unit")
+
+// acceptResult is one return of the underlying Accept.
+type acceptResult struct {
+	conn net.Conn
+	err  error
+}
+
+// drainListener reports its first Accept, is closed once however often
+// Close is called (by the drain and again by http.Server.Shutdown), and
+// never lets a close hang the drain.
+//
+// The underlying Accept runs in its own goroutine. Go's Close waits for a
+// running Accept to return, and so does http.Server.Shutdown; when the
+// shared socket has been switched to blocking mode (by any process holding
+// it: the instances share its open file description) that Accept sits in
+// the kernel until a connection arrives. Close therefore waits at most
+// closeWait and then abandons the accepting goroutine. Connections accepted
+// before the close are still handed to the server, so none is lost.
+type drainListener struct {
 	net.Listener
+	log       *slog.Logger
 	accepting chan<- struct{}
 	entered   sync.Once
-	closed    sync.Once
+	results   chan acceptResult // closed when the accept loop ends
+	closing   sync.Once
+	closed    chan struct{} // closed when the underlying Close returned
 	closeErr  error
+	abandon   chan struct{} // closed when Close gave up waiting
 }
 
-func (l *onceListener) Accept() (net.Conn, error) {
-	l.entered.Do(func() { l.accepting <- struct{}{} })
-	return l.Listener.Accept()
+func newDrainListener(l net.Listener, log *slog.Logger, accepting chan<- struct{}) *drainListener {
+	d := &drainListener{
+		Listener:  l,
+		log:       log,
+		accepting: accepting,
+		results:   make(chan acceptResult),
+		closed:    make(chan struct{}),
+		abandon:   make(chan struct{}),
+	}
+	go d.acceptLoop()
+	return d
 }
 
-func (l *onceListener) Close() error {
-	l.closed.Do(func() { l.closeErr = l.Listener.Close() })
-	return l.closeErr
+func (d *drainListener) acceptLoop() {
+	for {
+		c, err := d.Listener.Accept()
+		if errors.Is(err, net.ErrClosed) {
+			close(d.results)
+			return
+		}
+		select {
+		case d.results <- acceptResult{c, err}:
+		case <-d.abandon:
+			if c != nil {
+				d.log.Warn("connection accepted after the listener was abandoned: closed unanswered", "remote", c.RemoteAddr().String(), "err", errCloseBlocked)
+				c.Close()
+			}
+			return
+		}
+	}
+}
+
+func (d *drainListener) Accept() (net.Conn, error) {
+	d.entered.Do(func() { d.accepting <- struct{}{} })
+	select {
+	case r, ok := <-d.results:
+		if !ok {
+			return nil, net.ErrClosed
+		}
+		return r.conn, r.err
+	case <-d.abandon:
+		return nil, net.ErrClosed
+	}
+}
+
+func (d *drainListener) Close() error {
+	first := false
+	d.closing.Do(func() {
+		first = true
+		go func() {
+			d.closeErr = d.Listener.Close()
+			close(d.closed)
+		}()
+	})
+	select {
+	case <-d.closed:
+		return d.closeErr
+	case <-d.abandon:
+		return nil // reported by the first Close
+	default:
+	}
+	if !first {
+		// The first Close is still waiting: share its verdict.
+		select {
+		case <-d.closed:
+			return d.closeErr
+		case <-d.abandon:
+			return nil
+		}
+	}
+	select {
+	case <-d.closed:
+		return d.closeErr
+	case <-time.After(closeWait):
+		close(d.abandon)
+		return errCloseBlocked
+	}
 }
 
 func addrs(ls []net.Listener) []string {

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -74,7 +75,8 @@ func startServer(t *testing.T, s *activation.Server) (addr string, stop func() e
 			select {
 			case result = <-done:
 			case <-time.After(15 * time.Second):
-				s.HTTP.Close()
+				// Close waits for Serve's accept loops too: do not hang on it.
+				go s.HTTP.Close()
 				result = errors.New("Serve did not return within 15s of the stop")
 			}
 		})
@@ -206,4 +208,40 @@ func TestServeRefusesBadSetup(t *testing.T) {
 	assert.ErrorContains(t, (&activation.Server{}).Serve(ctx), "HTTP is nil")
 	assert.ErrorContains(t, (&activation.Server{HTTP: &http.Server{}}).Serve(ctx), "no listeners")
 	assert.ErrorContains(t, (&activation.Server{HTTP: &http.Server{}, Listeners: []net.Listener{nil}}).Serve(ctx), "listener 0 is nil")
+}
+
+// Another holder of the socket (systemd starting a sibling, with the
+// default NonBlocking=no) can switch the shared open file description to
+// blocking mode under a running server. Its accept then waits in the
+// kernel, and Go's Close and http.Server.Shutdown wait for that accept:
+// the drain must not hang on it.
+func TestDrainWhenSocketTurnedBlocking(t *testing.T) {
+	s := &activation.Server{HTTP: &http.Server{Handler: okHandler()}, LameDuck: 10 * time.Millisecond}
+	addr, stop := startServer(t, s)
+	rc := dialRaw(t, addr)
+	_, err := rc.get("/")
+	require.NoError(t, err)
+
+	// A second holder of the same open file description clears O_NONBLOCK.
+	f, err := s.Listeners[0].(*net.TCPListener).File()
+	require.NoError(t, err)
+	defer f.Close()
+	require.NoError(t, syscall.SetNonblock(int(f.Fd()), false))
+
+	// One more connection wakes the accept loop, which then calls accept(2)
+	// again and stays in the kernel.
+	rc2 := dialRaw(t, addr)
+	resp, err := rc2.get("/")
+	require.NoError(t, err)
+	assert.Equal(t, 200, resp.StatusCode)
+	time.Sleep(50 * time.Millisecond)
+
+	result := make(chan error, 1)
+	go func() { result <- stop() }()
+	select {
+	case err := <-result:
+		assert.NoError(t, err, "connections drained; the stuck accept is abandoned, not waited for")
+	case <-time.After(10 * time.Second):
+		t.Fatal("drain hung on a listener in blocking mode")
+	}
 }

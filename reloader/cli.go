@@ -41,6 +41,7 @@ func CLI(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	asJSON := fs.Bool("json", false, "print the result as JSON on stdout")
 	lockPath := fs.String("lock", DefaultLockPath, "rollout lock file")
 	reportPath := fs.String("report", DefaultReportPath, "where the last rollout's report is kept")
+	verbose := fs.Bool("verbose", false, "log each step's D-Bus calls and timings")
 	switch cmd {
 	case "reload", "status", "check":
 	default:
@@ -57,7 +58,11 @@ func CLI(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "app-reloader %s: unexpected argument %q\n", cmd, fs.Arg(0))
 		return 2
 	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	level := slog.LevelWarn
+	if *verbose {
+		level = slog.LevelDebug
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 
 	cfg, err := units.Load(*config)
 	if err != nil {
@@ -75,7 +80,9 @@ func CLI(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 0
 	}
 
+	t0 := time.Now()
 	sd, err := Connect(ctx)
+	log.Debug("connected to systemd", "took", time.Since(t0))
 	if err != nil {
 		fmt.Fprintf(stderr, "app-reloader %s: %v\n", cmd, err)
 		return 1

@@ -100,13 +100,16 @@ func (r *Reloader) Reload(ctx context.Context, want int) (Report, error) {
 		return finish(fmt.Errorf("want at least 1 instance, not %d", want))
 	}
 	sd := r.Systemd
+	t0 := time.Now()
 	if err := sd.DaemonReload(ctx); err != nil {
 		return finish(err)
 	}
+	r.log().Debug("daemon-reload done", "took", time.Since(t0))
 	loaded, err := sd.List(ctx, r.prefix()+"@*.service")
 	if err != nil {
 		return finish(err)
 	}
+	r.log().Debug("listed instances", "loaded", loaded, "took", time.Since(t0))
 	extra := r.beyond(loaded, want)
 
 	total := want + len(extra)

@@ -1,0 +1,204 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"example.com/app/units"
+)
+
+// Build compiles the commands into dir with the given version stamped in,
+// and returns dir.
+func Build(ctx context.Context, dir, version string) (string, error) {
+	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags", "-X main.version="+version, "-o", dir+"/", "example.com/app/cmd/...")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("build %s: %w\n%s", version, err, out)
+	}
+	return dir, nil
+}
+
+// Install puts the binaries built in bin, the generator and the unit files
+// where the package puts them, without starting anything.
+func (m *Machine) Install(bin string) error {
+	put := map[string]string{
+		"app":           "usr/bin/app",
+		"app-reloader":  "usr/bin/app-reloader",
+		"app-generator": "lib/systemd/system-generators/app-generator",
+	}
+	for src, dst := range put {
+		if err := copyFile(filepath.Join(bin, src), filepath.Join(m.Root, dst), 0o755); err != nil {
+			return fmt.Errorf("install %s: %w", src, err)
+		}
+	}
+	return fs.WalkDir(units.Files, "systemd", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := units.Files.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		dst := filepath.Join(m.Root, units.UnitDir, filepath.Base(p))
+		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+			return err
+		}
+		return os.WriteFile(dst, b, 0o644)
+	})
+}
+
+// InstallWorker replaces /usr/bin/app, as an upgrade would.
+func (m *Machine) InstallWorker(bin string) error {
+	return copyFile(filepath.Join(bin, "app"), filepath.Join(m.Root, "usr/bin/app"), 0o755)
+}
+
+// WriteConfig writes /etc/app/app.toml.
+func (m *Machine) WriteConfig(toml string) error {
+	p := filepath.Join(m.Root, units.DefaultConfigPath)
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(p, []byte(toml), 0o644)
+}
+
+func copyFile(src, dst string, mode os.FileMode) error {
+	b, err := os.ReadFile(src)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return err
+	}
+	// Write beside and rename, as dpkg does: a running binary is replaced,
+	// not overwritten.
+	tmp := dst + ".new"
+	if err := os.WriteFile(tmp, b, mode); err != nil {
+		return err
+	}
+	return os.Rename(tmp, dst)
+}
+
+// MainPIDs returns each instance's main PID, 0 when it has none.
+func (m *Machine) MainPIDs(ctx context.Context, n int) (map[string]int, error) {
+	out := map[string]int{}
+	for i := 0; i < n; i++ {
+		unit := units.Instance(i)
+		s, err := m.Run(ctx, "systemctl", "show", "-P", "MainPID", unit)
+		if err != nil {
+			return nil, err
+		}
+		pid, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil {
+			return nil, fmt.Errorf("MainPID of %s: %q", unit, s)
+		}
+		out[unit] = pid
+	}
+	return out, nil
+}
+
+// ActiveStates returns `systemctl is-active` of each unit.
+func (m *Machine) ActiveStates(ctx context.Context, unitNames ...string) []string {
+	out, _ := m.Run(ctx, append([]string{"systemctl", "is-active"}, unitNames...)...)
+	return strings.Fields(out)
+}
+
+// WaitActive waits until every unit is active.
+func (m *Machine) WaitActive(ctx context.Context, timeout time.Duration, unitNames ...string) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		states := m.ActiveStates(ctx, unitNames...)
+		all := len(states) == len(unitNames)
+		for _, s := range states {
+			all = all && s == "active"
+		}
+		if all {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("after %s, %v are %v", timeout, unitNames, states)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// UnitEvent is one of the manager's messages about an instance.
+type UnitEvent struct {
+	At   time.Time
+	Verb string // Stopping, Stopped, Starting, Started
+	Unit string
+}
+
+var eventRE = regexp.MustCompile(`^(Stopping|Stopped|Starting|Started) (app@[0-9]+\.service)\b`)
+
+// Events reads systemd's own log lines about instances since a time.
+func (m *Machine) Events(ctx context.Context, since time.Time) ([]UnitEvent, error) {
+	out, err := m.Run(ctx, "journalctl", "--no-pager", "-o", "json", "_PID=1",
+		"--since", "@"+strconv.FormatFloat(float64(since.UnixMicro())/1e6, 'f', 6, 64))
+	if err != nil {
+		return nil, err
+	}
+	var evs []UnitEvent
+	for _, line := range strings.Split(out, "\n") {
+		var e struct {
+			Message string `json:"MESSAGE"`
+			At      string `json:"__REALTIME_TIMESTAMP"`
+		}
+		if line == "" || json.Unmarshal([]byte(line), &e) != nil {
+			continue
+		}
+		mm := eventRE.FindStringSubmatch(e.Message)
+		if mm == nil {
+			continue
+		}
+		us, _ := strconv.ParseInt(e.At, 10, 64)
+		evs = append(evs, UnitEvent{At: time.UnixMicro(us), Verb: mm[1], Unit: mm[2]})
+	}
+	sort.SliceStable(evs, func(i, j int) bool { return evs[i].At.Before(evs[j].At) })
+	return evs, nil
+}
+
+// MaxDown is the largest number of instances that were down at once
+// (between Stopping and Started) according to the events.
+func MaxDown(evs []UnitEvent) int {
+	down := map[string]bool{}
+	most := 0
+	for _, e := range evs {
+		switch e.Verb {
+		case "Stopping", "Stopped", "Starting":
+			down[e.Unit] = true
+		case "Started":
+			delete(down, e.Unit)
+		}
+		most = max(most, len(down))
+	}
+	return most
+}
+
+// StartupTimes returns, per instance, the time from Starting to Started
+// (its own start-up to READY=1) summed over the events.
+func StartupTimes(evs []UnitEvent) map[string]time.Duration {
+	starting := map[string]time.Time{}
+	out := map[string]time.Duration{}
+	for _, e := range evs {
+		switch e.Verb {
+		case "Starting":
+			starting[e.Unit] = e.At
+		case "Started":
+			if t, ok := starting[e.Unit]; ok {
+				out[e.Unit] += e.At.Sub(t)
+				delete(starting, e.Unit)
+			}
+		}
+	}
+	return out
+}

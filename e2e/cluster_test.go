@@ -1,0 +1,398 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"os/signal"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"example.com/app/reloader"
+	"example.com/app/units"
+)
+
+// bins are the commands built for the tests, by version.
+var bins = map[string]string{}
+
+var machines struct {
+	sync.Mutex
+	open map[*Machine]bool
+}
+
+func TestMain(m *testing.M) {
+	if err := Prerequisites(); err != nil {
+		fmt.Fprintln(os.Stderr, "FAIL:", err)
+		os.Exit(1)
+	}
+	if err := CleanStale(); err != nil {
+		fmt.Fprintln(os.Stderr, "clean up earlier runs:", err)
+	}
+	tmp, err := os.MkdirTemp("", "app-e2e-bin")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	for _, v := range []string{"1", "2", "3"} {
+		if bins[v], err = Build(context.Background(), tmp+"/v"+v, v); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.RemoveAll(tmp)
+			os.Exit(1)
+		}
+	}
+	// An interrupted run still tears its containers and mounts down.
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	go func() {
+		<-sigs
+		closeAll()
+		os.RemoveAll(tmp)
+		os.Exit(1)
+	}()
+	code := m.Run()
+	closeAll()
+	os.RemoveAll(tmp)
+	os.Exit(code)
+}
+
+func closeAll() {
+	machines.Lock()
+	defer machines.Unlock()
+	for m := range machines.open {
+		m.Close()
+		delete(machines.open, m)
+	}
+}
+
+// freePort finds a loopback port for this test's socket.
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// cluster is a booted machine with the cluster installed (version 1) and
+// started with the given config.
+type cluster struct {
+	*Machine
+	addr string
+	ctx  context.Context
+}
+
+func newCluster(t *testing.T, config string) *cluster {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	t.Cleanup(cancel)
+	m, err := Boot(ctx)
+	require.NoError(t, err)
+	machines.Lock()
+	if machines.open == nil {
+		machines.open = map[*Machine]bool{}
+	}
+	machines.open[m] = true
+	machines.Unlock()
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("journal of the container:\n%s", m.Journal(context.Background()))
+		}
+		machines.Lock()
+		delete(machines.open, m)
+		machines.Unlock()
+		m.Close()
+	})
+	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	c := &cluster{Machine: m, addr: addr, ctx: ctx}
+	require.NoError(t, m.Install(bins["1"]))
+	require.NoError(t, m.WriteConfig(c.config(config)))
+	c.run(t, "systemctl", "daemon-reload")
+	c.run(t, "systemctl", "enable", "--now", units.Socket, units.Target)
+	return c
+}
+
+// config puts this cluster's listen address in front of a test's config.
+func (c *cluster) config(rest string) string {
+	return fmt.Sprintf("listen = [%q]\n%s", c.addr, rest)
+}
+
+func (c *cluster) run(t *testing.T, args ...string) string {
+	t.Helper()
+	out, err := c.Run(c.ctx, args...)
+	require.NoError(t, err, out)
+	return out
+}
+
+// assertNoStopTimeouts checks that no instance had to be killed because it
+// did not exit within its stop timeout: a drain must always finish.
+func (c *cluster) assertNoStopTimeouts(t *testing.T) {
+	t.Helper()
+	out := c.run(t, "journalctl", "--no-pager", "-o", "cat", "_PID=1")
+	assert.NotContains(t, out, "State 'stop-sigterm' timed out", "an instance did not drain in time")
+}
+
+func (c *cluster) instances(n int) []string {
+	var us []string
+	for i := 0; i < n; i++ {
+		us = append(us, units.Instance(i))
+	}
+	return us
+}
+
+func (c *cluster) pids(t *testing.T, n int) map[string]int {
+	t.Helper()
+	p, err := c.MainPIDs(c.ctx, n)
+	require.NoError(t, err)
+	return p
+}
+
+func (c *cluster) load(t *testing.T) *Load {
+	t.Helper()
+	l, err := StartLoad(LoadOptions{Addr: c.addr, KeepAlive: 8, NewConn: 4, MaxRequests: 5_000_000, MaxDuration: 3 * time.Minute})
+	require.NoError(t, err)
+	return l
+}
+
+// reload runs app-reloader reload --json in the container and returns its
+// report, output and error.
+func (c *cluster) reload(t *testing.T) (reloader.Report, string, error) {
+	t.Helper()
+	out, err := c.Run(c.ctx, "app-reloader", "reload", "--json")
+	var rep reloader.Report
+	if i := strings.Index(out, "{"); i >= 0 {
+		// The report is followed by the error line on failure.
+		_ = json.NewDecoder(strings.NewReader(out[i:])).Decode(&rep)
+	}
+	return rep, out, err
+}
+
+func TestClusterStartsAndServes(t *testing.T) {
+	c := newCluster(t, "instances = 3\n")
+	require.NoError(t, c.WaitActive(c.ctx, 30*time.Second, append([]string{units.Socket, units.Target}, c.instances(3)...)...))
+	assert.Equal(t, []string{"active"}, c.ActiveStates(c.ctx, units.Socket))
+	assert.Contains(t, c.run(t, "systemctl", "show", "-P", "Listen", units.Socket), c.addr+" (Stream)")
+
+	// Concurrent new connections until every instance has answered.
+	l, err := StartLoad(LoadOptions{Addr: c.addr, NewConn: 8, MaxRequests: 50_000, MaxDuration: 20 * time.Second})
+	require.NoError(t, err)
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		time.Sleep(500 * time.Millisecond)
+		if len(l.Instances()) == 3 {
+			break
+		}
+	}
+	res := l.Stop()
+	t.Logf("steady load: %s; by instance %v", res.Summary(), res.By(func(s Sample) string { return s.Instance }))
+	assert.Zero(t, res.Failed(), res.Errors(5))
+	assert.Len(t, res.By(func(s Sample) string { return s.Instance }), 3, "every instance answers")
+	assert.Equal(t, map[string]int{"1": res.Served()}, res.By(func(s Sample) string { return s.Version }))
+
+	// The installed units, with the generator's drop-ins, verify clean.
+	verify, err := c.Run(c.ctx, "systemd-analyze", "verify", "--man=no",
+		units.Socket, units.Target, units.Reload, units.Instance(0))
+	assert.NoError(t, err, verify)
+	assert.Empty(t, strings.TrimSpace(verify), "systemd-analyze verify")
+
+	st := c.run(t, "app-reloader", "status")
+	for _, u := range c.instances(3) {
+		assert.Regexp(t, u+`\s+active\s+[0-9]+`, st)
+	}
+	assert.Contains(t, st, "serving version 1")
+	assert.Contains(t, st, "socket app.socket: active/")
+}
+
+// checkRollout checks one rolling reload under load, checked the same way whatever
+// started it.
+func (c *cluster) checkRollout(t *testing.T, how string, n int, before map[string]int, since time.Time, version string) {
+	t.Helper()
+	after := c.pids(t, n)
+	for u, pid := range before {
+		assert.NotEqual(t, pid, after[u], "%s: %s has a new PID", how, u)
+		assert.NotZero(t, after[u], "%s: %s runs", how, u)
+	}
+	evs, err := c.Events(c.ctx, since)
+	require.NoError(t, err)
+	assert.Equal(t, 1, MaxDown(evs), "%s: exactly one instance down at a time; events %v", how, evs)
+	var order []string
+	for _, e := range evs {
+		if e.Verb == "Stopping" {
+			order = append(order, e.Unit)
+		}
+	}
+	assert.Equal(t, c.instances(n), order, "%s: instances restarted in order", how)
+	total := evs[len(evs)-1].At.Sub(evs[0].At)
+	var sum time.Duration
+	for _, d := range StartupTimes(evs) {
+		sum += d
+	}
+	t.Logf("%s: first Stopping to last Started %s; sum of the instances' own start-up times %s", how, total.Round(time.Millisecond), sum.Round(time.Millisecond))
+
+	// Every instance now answers with the new version.
+	l, err := StartLoad(LoadOptions{Addr: c.addr, NewConn: 4, MaxRequests: 2000, MaxDuration: 10 * time.Second})
+	require.NoError(t, err)
+	time.Sleep(time.Second)
+	res := l.Stop()
+	assert.Equal(t, map[string]int{version: res.Served()}, res.By(func(s Sample) string { return s.Version }), "%s: only version %s answers", how, version)
+}
+
+func TestRollingReloadUnderLoad(t *testing.T) {
+	const n = 3
+	c := newCluster(t, "instances = 3\n[env]\nAPP_STARTUP_DELAY = \"300ms\"\n")
+	require.NoError(t, c.WaitActive(c.ctx, 30*time.Second, c.instances(n)...))
+
+	l := c.load(t)
+	time.Sleep(time.Second)
+
+	// Version 2 through app-reloader reload.
+	require.NoError(t, c.InstallWorker(bins["2"]))
+	before, since := c.pids(t, n), time.Now()
+	rep, out, err := c.reload(t)
+	require.NoError(t, err, out)
+	assert.True(t, rep.OK)
+	require.Len(t, rep.Steps, n)
+	var stepSum time.Duration
+	for i, s := range rep.Steps {
+		assert.Equal(t, units.Instance(i), s.Unit)
+		assert.Equal(t, reloader.ActionRestart, s.Action)
+		assert.Equal(t, uint32(before[s.Unit]), s.OldPID)
+		stepSum += s.Took
+	}
+	assert.Contains(t, out, "[1/3] app@0.service: restarting", "progress is printed as it goes")
+	t.Logf("app-reloader reload: total %s, sum of steps %s", rep.Took.Round(time.Millisecond), stepSum.Round(time.Millisecond))
+	c.checkRollout(t, "app-reloader reload", n, before, since, "2")
+
+	// Version 3 through systemctl reload-or-restart app.target.
+	time.Sleep(500 * time.Millisecond)
+	require.NoError(t, c.InstallWorker(bins["3"]))
+	before, since = c.pids(t, n), time.Now()
+	start := time.Now()
+	c.run(t, "systemctl", "reload-or-restart", units.Target)
+	t.Logf("systemctl reload-or-restart app.target returned after %s", time.Since(start).Round(time.Millisecond))
+	c.checkRollout(t, "systemctl reload-or-restart", n, before, since, "3")
+
+	time.Sleep(500 * time.Millisecond)
+	res := l.Stop()
+	t.Logf("load through both rollouts: %s; by version %v", res.Summary(), res.By(func(s Sample) string { return s.Version }))
+	assert.Zero(t, res.Failed(), "failed requests: %v", res.Errors(10))
+	assert.Greater(t, res.Served(), 1000, "the load ran")
+
+	st := c.run(t, "app-reloader", "status")
+	assert.Contains(t, st, "last rollout: ok")
+	c.assertNoStopTimeouts(t)
+}
+
+func TestBrokenReleaseHalts(t *testing.T) {
+	for _, tc := range []struct {
+		name, config, reason string
+	}{
+		{"exits at start", "instances = 3\nscript = \"/bin/false\"\n", "result exit-code, exit status 1"},
+		{"never ready", "instances = 3\nscript = \"/bin/sleep\"\nargs = [\"600\"]\nlisten_timeout = \"2s\"\n", "result timeout"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			const n = 3
+			c := newCluster(t, "instances = 3\n")
+			require.NoError(t, c.WaitActive(c.ctx, 30*time.Second, c.instances(n)...))
+			l := c.load(t)
+			time.Sleep(500 * time.Millisecond)
+
+			before := c.pids(t, n)
+			require.NoError(t, c.WriteConfig(c.config(tc.config)))
+			rep, out, err := c.reload(t)
+			require.Error(t, err, "a failed rollout exits non-zero")
+			assert.Contains(t, out, "app-reloader reload: restart app@0.service: job ")
+			assert.Contains(t, out, tc.reason)
+			require.NotNil(t, rep.Failure, out)
+			assert.Equal(t, "app@0.service", rep.Failure.Unit)
+			assert.NotEmpty(t, rep.Failure.Journal, "the failure shows the instance's last log lines")
+			require.Len(t, rep.Steps, 1, "the rollout halts on the first instance")
+
+			after := c.pids(t, n)
+			for _, u := range c.instances(n)[1:] {
+				assert.Equal(t, before[u], after[u], "%s keeps its old process", u)
+			}
+			time.Sleep(time.Second)
+			res := l.Stop()
+			t.Logf("load through the failed rollout: %s", res.Summary())
+			assert.Zero(t, res.Failed(), "failed requests: %v", res.Errors(10))
+			assert.Contains(t, c.run(t, "app-reloader", "status"), "last rollout: FAILED")
+
+			// Fixing the release and reloading recovers.
+			require.NoError(t, c.WriteConfig(c.config("instances = 3\n")))
+			_, out, err = c.reload(t)
+			require.NoError(t, err, out)
+			require.NoError(t, c.WaitActive(c.ctx, 10*time.Second, c.instances(n)...))
+			// Regression: the crash-looping instance used to switch the shared
+			// socket to blocking mode, and healthy instances then hung in
+			// their drain until SIGKILL.
+			c.assertNoStopTimeouts(t)
+		})
+	}
+}
+
+func TestScaleUpAndDown(t *testing.T) {
+	c := newCluster(t, "instances = 2\n")
+	require.NoError(t, c.WaitActive(c.ctx, 30*time.Second, c.instances(2)...))
+	l := c.load(t)
+
+	require.NoError(t, c.WriteConfig(c.config("instances = 4\n")))
+	rep, out, err := c.reload(t)
+	require.NoError(t, err, out)
+	assert.Equal(t, []string{"restart", "restart", "start", "start"}, actions(rep))
+	assert.Equal(t, []string{"active", "active", "active", "active"}, c.ActiveStates(c.ctx, c.instances(4)...))
+
+	require.NoError(t, c.WriteConfig(c.config("instances = 1\n")))
+	rep, out, err = c.reload(t)
+	require.NoError(t, err, out)
+	assert.Equal(t, []string{"restart", "stop", "stop", "stop"}, actions(rep))
+	assert.Equal(t, []string{"active", "inactive", "inactive", "inactive"}, c.ActiveStates(c.ctx, c.instances(4)...))
+
+	// After a reboot-equivalent daemon-reload, only app@0 is wanted.
+	wants := c.run(t, "systemctl", "show", "-P", "Wants", units.Target)
+	assert.Contains(t, wants, "app@0.service")
+	assert.NotContains(t, wants, "app@1.service")
+
+	res := l.Stop()
+	t.Logf("load through scaling 2→4→1: %s", res.Summary())
+	assert.Zero(t, res.Failed(), "failed requests: %v", res.Errors(10))
+}
+
+func TestBadConfigTouchesNothing(t *testing.T) {
+	c := newCluster(t, "instances = 2\n")
+	require.NoError(t, c.WaitActive(c.ctx, 30*time.Second, c.instances(2)...))
+	before := c.pids(t, 2)
+
+	require.NoError(t, c.WriteConfig(c.config("instances = 2\nkill_timeout = \"forever\"\n")))
+	out, err := c.Run(c.ctx, "app-reloader", "check")
+	require.Error(t, err)
+	assert.Contains(t, out, "/etc/app/app.toml:3: \"forever\": want a duration")
+
+	out, err = c.Run(c.ctx, "app-reloader", "reload")
+	require.Error(t, err)
+	assert.Contains(t, out, "/etc/app/app.toml:3:")
+	assert.Contains(t, out, "nothing was changed")
+
+	// Through systemd too: systemctl itself says nothing (a known systemd
+	// behaviour for propagated reloads), but nothing restarts.
+	_, _ = c.Run(c.ctx, "systemctl", "reload-or-restart", units.Target)
+	assert.Equal(t, before, c.pids(t, 2), "running instances are untouched")
+	assert.Equal(t, []string{"active", "active"}, c.ActiveStates(c.ctx, c.instances(2)...))
+}
+
+func actions(rep reloader.Report) []string {
+	var out []string
+	for _, s := range rep.Steps {
+		out = append(out, s.Action)
+	}
+	return out
+}

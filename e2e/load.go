@@ -1,0 +1,291 @@
+package e2e
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// LoadOptions bounds a load in count and time; both are required.
+type LoadOptions struct {
+	Addr        string        // host:port on loopback
+	Path        string        // default "/"
+	KeepAlive   int           // clients each holding one keep-alive connection
+	NewConn     int           // clients opening a new connection per request
+	MaxRequests int64         // stop after this many requests in all
+	MaxDuration time.Duration // and after this long
+}
+
+// Sample is one request as the client saw it.
+type Sample struct {
+	At       time.Time
+	Latency  time.Duration
+	Instance string // X-Instance
+	Version  string // X-Version
+	Err      string // empty when the answer was a 200
+}
+
+// Load is HTTP traffic running against the cluster until Stop or its bounds.
+// Keep-alive clients use raw connections and count every error: unlike
+// net/http's client, they never retry a request on a fresh connection, so a
+// request lost to a closing connection shows.
+type Load struct {
+	opts    LoadOptions
+	stop    chan struct{}
+	wg      sync.WaitGroup
+	issued  atomic.Int64
+	mu      sync.Mutex
+	samples []Sample
+	started time.Time
+}
+
+// StartLoad starts the clients.
+func StartLoad(opts LoadOptions) (*Load, error) {
+	if opts.MaxRequests <= 0 || opts.MaxDuration <= 0 {
+		return nil, fmt.Errorf("load: bound it: MaxRequests %d, MaxDuration %s", opts.MaxRequests, opts.MaxDuration)
+	}
+	if ip := parseHost(opts.Addr); ip == nil || !ip.IsLoopback() {
+		return nil, fmt.Errorf("load: %q: test traffic goes to loopback only", opts.Addr)
+	}
+	if opts.Path == "" {
+		opts.Path = "/"
+	}
+	l := &Load{opts: opts, stop: make(chan struct{}), started: time.Now()}
+	deadline := l.started.Add(opts.MaxDuration)
+	for i := 0; i < opts.KeepAlive; i++ {
+		l.wg.Add(1)
+		go l.keepAlive(deadline)
+	}
+	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 30 * time.Second}
+	for i := 0; i < opts.NewConn; i++ {
+		l.wg.Add(1)
+		go l.newConn(client, deadline)
+	}
+	return l, nil
+}
+
+func parseHost(addr string) net.IP {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil
+	}
+	return net.ParseIP(host)
+}
+
+// next reports whether a client may send another request.
+func (l *Load) next(deadline time.Time) bool {
+	select {
+	case <-l.stop:
+		return false
+	default:
+	}
+	return time.Now().Before(deadline) && l.issued.Add(1) <= l.opts.MaxRequests
+}
+
+func (l *Load) record(s Sample) {
+	l.mu.Lock()
+	l.samples = append(l.samples, s)
+	l.mu.Unlock()
+}
+
+func (l *Load) keepAlive(deadline time.Time) {
+	defer l.wg.Done()
+	var c net.Conn
+	var br *bufio.Reader
+	defer func() {
+		if c != nil {
+			c.Close()
+		}
+	}()
+	for l.next(deadline) {
+		start := time.Now()
+		s := Sample{At: start}
+		if c == nil {
+			var err error
+			if c, err = net.DialTimeout("tcp", l.opts.Addr, 10*time.Second); err != nil {
+				s.Err, s.Latency = "dial: "+err.Error(), time.Since(start)
+				l.record(s)
+				c = nil
+				time.Sleep(10 * time.Millisecond)
+				continue
+			}
+			br = bufio.NewReader(c)
+		}
+		resp, err := roundTrip(c, br, l.opts.Path)
+		s.Latency = time.Since(start)
+		if err != nil {
+			s.Err = err.Error()
+		} else {
+			s.Instance, s.Version = resp.Header.Get("X-Instance"), resp.Header.Get("X-Version")
+			if resp.StatusCode != http.StatusOK {
+				s.Err = resp.Status
+			}
+		}
+		l.record(s)
+		if err != nil || resp.Close {
+			c.Close()
+			c = nil
+		}
+	}
+}
+
+func roundTrip(c net.Conn, br *bufio.Reader, path string) (*http.Response, error) {
+	_ = c.SetDeadline(time.Now().Add(30 * time.Second))
+	if _, err := fmt.Fprintf(c, "GET %s HTTP/1.1\r\nHost: app\r\n\r\n", path); err != nil {
+		return nil, fmt.Errorf("write: %w", err)
+	}
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		return nil, fmt.Errorf("read: %w", err)
+	}
+	_, err = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		return nil, fmt.Errorf("read body: %w", err)
+	}
+	return resp, nil
+}
+
+func (l *Load) newConn(client *http.Client, deadline time.Time) {
+	defer l.wg.Done()
+	url := "http://" + l.opts.Addr + l.opts.Path
+	for l.next(deadline) {
+		start := time.Now()
+		s := Sample{At: start}
+		resp, err := client.Get(url)
+		if err != nil {
+			s.Err = err.Error()
+		} else {
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			s.Instance, s.Version = resp.Header.Get("X-Instance"), resp.Header.Get("X-Version")
+			if resp.StatusCode != http.StatusOK {
+				s.Err = resp.Status
+			}
+		}
+		s.Latency = time.Since(start)
+		l.record(s)
+	}
+}
+
+// Instances is the set of instances that answered so far.
+func (l *Load) Instances() map[string]bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	seen := map[string]bool{}
+	for _, s := range l.samples {
+		if s.Err == "" {
+			seen[s.Instance] = true
+		}
+	}
+	return seen
+}
+
+// Stop ends the load and returns what it saw.
+func (l *Load) Stop() Result {
+	close(l.stop)
+	l.wg.Wait()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return Result{Samples: append([]Sample(nil), l.samples...), Started: l.started, Stopped: time.Now()}
+}
+
+// Result is a finished load.
+type Result struct {
+	Samples          []Sample
+	Started, Stopped time.Time
+}
+
+// Window is the part of a result between two times.
+func (r Result) Window(from, to time.Time) Result {
+	out := Result{Started: from, Stopped: to}
+	for _, s := range r.Samples {
+		if !s.At.Before(from) && s.At.Before(to) {
+			out.Samples = append(out.Samples, s)
+		}
+	}
+	return out
+}
+
+// Served counts the 200s, Failed the rest.
+func (r Result) Served() int { return len(r.Samples) - r.Failed() }
+
+// Failed counts requests that got no 200.
+func (r Result) Failed() int {
+	n := 0
+	for _, s := range r.Samples {
+		if s.Err != "" {
+			n++
+		}
+	}
+	return n
+}
+
+// Errors lists up to n distinct errors with their counts.
+func (r Result) Errors(n int) []string {
+	count := map[string]int{}
+	for _, s := range r.Samples {
+		if s.Err != "" {
+			count[s.Err]++
+		}
+	}
+	var out []string
+	for e, c := range count {
+		out = append(out, fmt.Sprintf("%d× %s", c, e))
+	}
+	sort.Strings(out)
+	if len(out) > n {
+		out = out[:n]
+	}
+	return out
+}
+
+// By counts the served requests by a key of the sample.
+func (r Result) By(key func(Sample) string) map[string]int {
+	out := map[string]int{}
+	for _, s := range r.Samples {
+		if s.Err == "" {
+			out[key(s)]++
+		}
+	}
+	return out
+}
+
+// Quantile returns the q-quantile (0 < q ≤ 1) of the served requests'
+// latency.
+func (r Result) Quantile(q float64) time.Duration {
+	var ls []time.Duration
+	for _, s := range r.Samples {
+		if s.Err == "" {
+			ls = append(ls, s.Latency)
+		}
+	}
+	if len(ls) == 0 {
+		return 0
+	}
+	sort.Slice(ls, func(i, j int) bool { return ls[i] < ls[j] })
+	i := int(q*float64(len(ls))+0.5) - 1
+	return ls[min(max(i, 0), len(ls)-1)]
+}
+
+// Rate is served requests per second over the window.
+func (r Result) Rate() float64 {
+	d := r.Stopped.Sub(r.Started).Seconds()
+	if d <= 0 {
+		return 0
+	}
+	return float64(r.Served()) / d
+}
+
+// Summary is one line a person can read.
+func (r Result) Summary() string {
+	return fmt.Sprintf("%d served, %d failed, %.0f req/s, p50 %s, p99 %s, max %s",
+		r.Served(), r.Failed(), r.Rate(), r.Quantile(0.5).Round(time.Microsecond),
+		r.Quantile(0.99).Round(time.Microsecond), r.Quantile(1).Round(time.Microsecond))
+}

@@ -1,0 +1,261 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// hostEnablements are the host's own enabled units (PostgreSQL, timers,
+// gettys…). They are removed from the overlay so that the container boots
+// the real multi-user.target, with only what a test installs and enables.
+var hostEnablements = []string{"multi-user.target.wants", "getty.target.wants", "timers.target.wants", "sysinit.target.wants"}
+
+// dirPrefix names the temporary directories of test beds, so a later run
+// can find what an interrupted one left behind.
+const dirPrefix = "app-e2e-"
+
+// Machine is a throwaway real systemd: systemd-nspawn booting an overlay of
+// this machine's root, writable on a tmpfs. It shares the host's network
+// namespace, so its sockets are reachable on the host's loopback.
+type Machine struct {
+	dir    string // tmpfs mount holding upper, work, root, console.log
+	Root   string // the container's root as the host sees it
+	nspawn *exec.Cmd
+	exited chan struct{}
+	leader int // the container's PID 1, as a host PID
+}
+
+// Boot mounts a fresh overlay and boots systemd in it. It returns a clear
+// error when a prerequisite is missing (root, systemd-nspawn, nsenter);
+// nothing is skipped.
+func Boot(ctx context.Context) (*Machine, error) {
+	if err := Prerequisites(); err != nil {
+		return nil, err
+	}
+	dir, err := os.MkdirTemp("", dirPrefix)
+	if err != nil {
+		return nil, fmt.Errorf("test bed: %w", err)
+	}
+	m := &Machine{dir: dir, Root: filepath.Join(dir, "root")}
+	if err := m.mount(); err != nil {
+		m.Close()
+		return nil, err
+	}
+	for _, w := range hostEnablements {
+		if err := os.RemoveAll(filepath.Join(m.Root, "etc/systemd/system", w)); err != nil {
+			m.Close()
+			return nil, fmt.Errorf("test bed: %w", err)
+		}
+	}
+	if err := m.Start(ctx); err != nil {
+		m.Close()
+		return nil, err
+	}
+	return m, nil
+}
+
+// Prerequisites says what this machine lacks to run a test bed.
+func Prerequisites() error {
+	var missing []string
+	if os.Geteuid() != 0 {
+		missing = append(missing, "root (run the e2e tests as root)")
+	}
+	for _, bin := range []string{"systemd-nspawn", "nsenter"} {
+		if _, err := exec.LookPath(bin); err != nil {
+			missing = append(missing, bin+" (apt-get install systemd-container util-linux)")
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("e2e test bed needs: %s", strings.Join(missing, "; "))
+	}
+	return nil
+}
+
+func (m *Machine) mount() error {
+	if err := syscall.Mount("tmpfs", m.dir, "tmpfs", 0, "mode=0755,size=4g"); err != nil {
+		return fmt.Errorf("test bed: mount tmpfs on %s: %w", m.dir, err)
+	}
+	for _, d := range []string{"upper", "work", "root"} {
+		if err := os.Mkdir(filepath.Join(m.dir, d), 0o755); err != nil {
+			return fmt.Errorf("test bed: %w", err)
+		}
+	}
+	opts := fmt.Sprintf("lowerdir=/,upperdir=%s/upper,workdir=%s/work", m.dir, m.dir)
+	if err := syscall.Mount("overlay", m.Root, "overlay", 0, opts); err != nil {
+		return fmt.Errorf("test bed: mount overlay of / on %s: %w", m.Root, err)
+	}
+	return nil
+}
+
+// Start boots systemd on the machine's root and waits until it is up. After
+// Stop it boots the same root again: a reboot.
+func (m *Machine) Start(ctx context.Context) error {
+	console, err := os.OpenFile(filepath.Join(m.dir, "console.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return fmt.Errorf("test bed: %w", err)
+	}
+	defer console.Close()
+	cmd := exec.Command("systemd-nspawn", "-q", "--keep-unit", "--register=no", "-D", m.Root, "-b", "--",
+		"systemd.unit=multi-user.target", "systemd.firstboot=off", "systemd.default_timeout_stop_sec=10s")
+	cmd.Stdout, cmd.Stderr = console, console
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("test bed: start systemd-nspawn: %w", err)
+	}
+	m.nspawn, m.exited, m.leader = cmd, make(chan struct{}), 0
+	go func() { _ = cmd.Wait(); close(m.exited) }()
+	// Recorded so a later run can clean up after an interrupted one.
+	_ = os.WriteFile(filepath.Join(m.dir, "nspawn.pid"), []byte(strconv.Itoa(cmd.Process.Pid)), 0o644)
+
+	ctx, cancel := context.WithTimeout(ctx, 90*time.Second)
+	defer cancel()
+	for m.leader == 0 {
+		if pid := childNamed(cmd.Process.Pid, "systemd"); pid > 0 {
+			m.leader = pid
+			break
+		}
+		select {
+		case <-m.exited:
+			return fmt.Errorf("test bed: systemd-nspawn exited during boot; console:\n%s", m.Console())
+		case <-ctx.Done():
+			return fmt.Errorf("test bed: no systemd in the container: %w", ctx.Err())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	for {
+		out, err := m.Run(ctx, "systemctl", "is-system-running", "--wait")
+		state := strings.TrimSpace(out)
+		switch {
+		case err == nil || state == "degraded":
+			return nil
+		case strings.Contains(state, "Failed to connect to bus") && ctx.Err() == nil:
+			// PID 1 runs but has not opened its bus yet.
+			time.Sleep(50 * time.Millisecond)
+		default:
+			return fmt.Errorf("test bed: boot: system is %q: %w; console:\n%s", state, err, m.Console())
+		}
+	}
+}
+
+// childNamed finds a child of pid whose command is name.
+func childNamed(pid int, name string) int {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", pid, pid))
+	if err != nil {
+		return 0
+	}
+	for _, f := range strings.Fields(string(b)) {
+		c, _ := strconv.Atoi(f)
+		comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", c))
+		if err == nil && strings.TrimSpace(string(comm)) == name {
+			return c
+		}
+	}
+	return 0
+}
+
+// Run runs a command inside the container (all its namespaces) and returns
+// its combined output.
+func (m *Machine) Run(ctx context.Context, args ...string) (string, error) {
+	var out bytes.Buffer
+	err := m.command(ctx, &out, args...).Run()
+	if err != nil {
+		return out.String(), fmt.Errorf("in container: %s: %w", strings.Join(args, " "), err)
+	}
+	return out.String(), nil
+}
+
+// Command prepares a command inside the container writing to w.
+func (m *Machine) command(ctx context.Context, w *bytes.Buffer, args ...string) *exec.Cmd {
+	cmd := exec.CommandContext(ctx, "nsenter", append([]string{"-t", strconv.Itoa(m.leader), "-a", "--"}, args...)...)
+	cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LANG=C.UTF-8", "SYSTEMD_COLORS=0", "SYSTEMD_PAGER="}
+	cmd.Stdout, cmd.Stderr = w, w
+	return cmd
+}
+
+// Stop powers the container off, and cuts its power if that takes longer
+// than a few seconds. The root stays mounted for Start.
+func (m *Machine) Stop() {
+	if m.nspawn == nil {
+		return
+	}
+	select {
+	case <-m.exited:
+	default:
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_ = m.command(ctx, &bytes.Buffer{}, "systemctl", "--no-block", "poweroff").Run()
+		cancel()
+		select {
+		case <-m.exited:
+		case <-time.After(15 * time.Second):
+			// Our nspawn, by its PID: its container dies with it.
+			_ = m.nspawn.Process.Kill()
+			<-m.exited
+		}
+	}
+	m.nspawn, m.leader = nil, 0
+}
+
+// Close stops the container and removes its mounts and files. It is safe
+// to call more than once, and on a partly set up machine.
+func (m *Machine) Close() {
+	m.Stop()
+	teardown(m.dir)
+}
+
+func teardown(dir string) {
+	_ = syscall.Unmount(filepath.Join(dir, "root"), syscall.MNT_DETACH)
+	_ = syscall.Unmount(dir, syscall.MNT_DETACH)
+	_ = os.RemoveAll(dir)
+}
+
+// Console is what the container printed on its console.
+func (m *Machine) Console() string {
+	b, _ := os.ReadFile(filepath.Join(m.dir, "console.log"))
+	return string(b)
+}
+
+// Journal returns the container's journal for the app units.
+func (m *Machine) Journal(ctx context.Context) string {
+	out, err := m.Run(ctx, "journalctl", "--no-pager", "-o", "short-precise", "-n", "300",
+		"-u", "app*", "-u", "app-reload.service", "_PID=1")
+	if err != nil {
+		return out + "\n(journalctl: " + err.Error() + ")"
+	}
+	return out
+}
+
+// CleanStale removes what interrupted runs left behind: it kills their
+// systemd-nspawn (the PID they recorded, if it still runs nspawn on that
+// directory) and unmounts their directories.
+func CleanStale() error {
+	dirs, err := filepath.Glob(filepath.Join(os.TempDir(), dirPrefix+"*"))
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, dir := range dirs {
+		if b, err := os.ReadFile(filepath.Join(dir, "nspawn.pid")); err == nil {
+			pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+			cmdline, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+			if pid > 0 && bytes.Contains(cmdline, []byte("systemd-nspawn")) && bytes.Contains(cmdline, []byte(dir)) {
+				if err := syscall.Kill(pid, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
+					errs = append(errs, fmt.Errorf("kill stale nspawn %d: %w", pid, err))
+				}
+				for i := 0; i < 100 && syscall.Kill(pid, 0) == nil; i++ {
+					time.Sleep(50 * time.Millisecond)
+				}
+			}
+		}
+		teardown(dir)
+	}
+	return errors.Join(errs...)
+}
