@@ -97,21 +97,7 @@ func newCluster(t *testing.T, config string) *cluster {
 	t.Cleanup(cancel)
 	m, err := Boot(ctx)
 	require.NoError(t, err)
-	machines.Lock()
-	if machines.open == nil {
-		machines.open = map[*Machine]bool{}
-	}
-	machines.open[m] = true
-	machines.Unlock()
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("journal of the container:\n%s", m.Journal(context.Background()))
-		}
-		machines.Lock()
-		delete(machines.open, m)
-		machines.Unlock()
-		m.Close()
-	})
+	track(t, m)
 	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	c := &cluster{Machine: m, addr: addr, ctx: ctx}
 	require.NoError(t, m.Install(bins["1"]))

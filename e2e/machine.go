@@ -19,6 +19,11 @@ import (
 // the real multi-user.target, with only what a test installs and enables.
 var hostEnablements = []string{"multi-user.target.wants", "getty.target.wants", "timers.target.wants", "sysinit.target.wants"}
 
+// hostOnly are files of this VM image that a Debian system does not have:
+// a policy-rc.d that forbids every service start (as in container images)
+// would keep maintainer scripts from starting anything.
+var hostOnly = []string{"usr/sbin/policy-rc.d"}
+
 // dirPrefix names the temporary directories of test beds, so a later run
 // can find what an interrupted one left behind.
 const dirPrefix = "app-e2e-"
@@ -50,8 +55,15 @@ func Boot(ctx context.Context) (*Machine, error) {
 		m.Close()
 		return nil, err
 	}
+	var remove []string
 	for _, w := range hostEnablements {
-		if err := os.RemoveAll(filepath.Join(m.Root, "etc/systemd/system", w)); err != nil {
+		remove = append(remove, filepath.Join(m.Root, "etc/systemd/system", w))
+	}
+	for _, f := range hostOnly {
+		remove = append(remove, filepath.Join(m.Root, f))
+	}
+	for _, p := range remove {
+		if err := os.RemoveAll(p); err != nil {
 			m.Close()
 			return nil, fmt.Errorf("test bed: %w", err)
 		}

@@ -1,0 +1,208 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"example.com/app/units"
+)
+
+// defaultAddr is where a fresh install listens (packaging/app.toml).
+const defaultAddr = "127.0.0.1:8080"
+
+// buildDeb runs `make deb` and returns the package's path. worker, if set,
+// is packaged as /usr/bin/app.
+func buildDeb(t *testing.T, version, worker string) string {
+	t.Helper()
+	args := []string{"-C", "..", "deb", "VERSION=" + version}
+	if worker != "" {
+		args = append(args, "WORKER="+worker)
+	}
+	out, err := exec.Command("make", args...).CombinedOutput()
+	require.NoError(t, err, "make deb:\n%s", out)
+	p, err := filepath.Abs(fmt.Sprintf("../dist/app_%s_amd64.deb", version))
+	require.NoError(t, err)
+	return p
+}
+
+// put copies a package into the container and returns its path there.
+func (c *cluster) put(t *testing.T, deb string) string {
+	t.Helper()
+	dst := "/root/" + filepath.Base(deb)
+	require.NoError(t, copyFile(deb, filepath.Join(c.Root, dst), 0o644))
+	return dst
+}
+
+func TestPackageLifecycle(t *testing.T) {
+	if l, err := net.Listen("tcp", defaultAddr); err != nil {
+		t.Fatalf("the package's default address %s is taken on this machine: %v", defaultAddr, err)
+	} else {
+		l.Close()
+	}
+	broken := filepath.Join(t.TempDir(), "broken-app")
+	require.NoError(t, os.WriteFile(broken, []byte("#!/bin/sh\necho 'broken release: cannot start' >&2\nexit 3\n"), 0o755))
+	v1, v2, v3 := buildDeb(t, "1.0.0", ""), buildDeb(t, "2.0.0", ""), buildDeb(t, "3.0.0", broken)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	m, err := Boot(ctx)
+	require.NoError(t, err)
+	track(t, m)
+	c := &cluster{Machine: m, addr: defaultAddr, ctx: ctx}
+	n := 2 // instances = "auto" in the container: at least 2
+	if out, err := c.Run(ctx, "nproc"); err == nil && strings.TrimSpace(out) != "2" {
+		t.Logf("nproc %s", out)
+	}
+
+	versions := func() map[string]int {
+		l, err := StartLoad(LoadOptions{Addr: c.addr, NewConn: 4, MaxRequests: 400, MaxDuration: 10 * time.Second})
+		require.NoError(t, err)
+		time.Sleep(500 * time.Millisecond)
+		res := l.Stop()
+		assert.Zero(t, res.Failed(), res.Errors(5))
+		return res.By(func(s Sample) string { return s.Version })
+	}
+
+	step(t, "apt install v1 starts the cluster", func(t *testing.T) {
+		deb := c.put(t, v1)
+		out := c.run(t, "sh", "-c", "cd /root && apt-get install -y ./"+filepath.Base(deb))
+		t.Logf("apt-get install:\n%s", tail(out, 5))
+		nproc, _ := c.Run(ctx, "nproc")
+		fmt.Sscan(nproc, &n)
+		n = max(n, 2)
+		require.NoError(t, c.WaitActive(ctx, 30*time.Second, append([]string{units.Socket, units.Target}, c.instances(n)...)...))
+		assert.Equal(t, map[string]bool{"enabled": true}, set(c.run(t, "systemctl", "is-enabled", units.Socket, units.Target)))
+		assert.Equal(t, []string{"1.0.0"}, keys(versions()))
+	})
+
+	step(t, "upgrade to v2 under load fails no request", func(t *testing.T) {
+		before, since := c.pids(t, n), time.Now()
+		l := c.load(t)
+		time.Sleep(time.Second)
+		out := c.run(t, "dpkg", "-i", c.put(t, v2))
+		time.Sleep(time.Second)
+		res := l.Stop()
+		t.Logf("dpkg -i v2 under load: %s; by version %v", res.Summary(), res.By(func(s Sample) string { return s.Version }))
+		assert.Contains(t, out, "app: rolling the cluster over to the new release")
+		assert.Contains(t, out, "rollout done")
+		assert.Zero(t, res.Failed(), "failed requests: %v", res.Errors(10))
+		c.checkRollout(t, "dpkg -i v2", n, before, since, "2.0.0")
+		c.assertNoStopTimeouts(t)
+	})
+
+	step(t, "broken v3 halts, v2 keeps serving", func(t *testing.T) {
+		before := c.pids(t, n)
+		l := c.load(t)
+		time.Sleep(time.Second)
+		out, err := c.Run(ctx, "dpkg", "-i", c.put(t, v3))
+		time.Sleep(time.Second)
+		res := l.Stop()
+		t.Logf("dpkg -i broken v3 under load: %s", res.Summary())
+		require.NoError(t, err, "the package still configures:\n%s", out)
+		assert.Contains(t, out, "THE ROLLING RELOAD FAILED")
+		assert.Contains(t, out, "app@0.service")
+		assert.Contains(t, out, "broken release: cannot start", "the failure shows the instance's log")
+		assert.Zero(t, res.Failed(), "failed requests: %v", res.Errors(10))
+		after := c.pids(t, n)
+		for _, u := range c.instances(n)[1:] {
+			assert.Equal(t, before[u], after[u], "%s keeps its v2 process", u)
+		}
+		assert.Equal(t, []string{"2.0.0"}, keys(versions()), "only v2 answers")
+		assert.Contains(t, c.run(t, "dpkg-query", "-W", "-f", "${Status} ${Version}", "app"), "install ok installed 3.0.0")
+	})
+
+	step(t, "reinstalling v2 recovers", func(t *testing.T) {
+		out := c.run(t, "dpkg", "-i", c.put(t, v2))
+		assert.Contains(t, out, "rollout done")
+		require.NoError(t, c.WaitActive(ctx, 30*time.Second, c.instances(n)...))
+		assert.Equal(t, []string{"2.0.0"}, keys(versions()))
+	})
+
+	step(t, "reboot brings everything back", func(t *testing.T) {
+		m.Stop()
+		require.NoError(t, m.Start(ctx))
+		require.NoError(t, c.WaitActive(ctx, 60*time.Second, append([]string{units.Socket, units.Target}, c.instances(n)...)...),
+			"nobody ran a command after the reboot")
+		assert.Equal(t, []string{"2.0.0"}, keys(versions()))
+	})
+
+	step(t, "remove, purge, reinstall", func(t *testing.T) {
+		c.run(t, "dpkg", "-r", "app")
+		_, err := net.DialTimeout("tcp", c.addr, 2*time.Second)
+		assert.Error(t, err, "nothing listens after remove")
+		assert.FileExists(t, filepath.Join(m.Root, units.DefaultConfigPath), "remove keeps the config")
+		for _, u := range append([]string{units.Socket}, c.instances(n)...) {
+			st, _ := c.Run(ctx, "systemctl", "is-active", u)
+			assert.NotEqual(t, "active", strings.TrimSpace(st), u)
+		}
+
+		c.run(t, "dpkg", "-P", "app")
+		assert.NoFileExists(t, filepath.Join(m.Root, units.DefaultConfigPath), "purge removes the config")
+		assert.NoDirExists(t, filepath.Join(m.Root, "etc/app"))
+		assert.NoDirExists(t, filepath.Join(m.Root, "var/lib/app"))
+
+		c.run(t, "dpkg", "-i", c.put(t, v2))
+		require.NoError(t, c.WaitActive(ctx, 30*time.Second, append([]string{units.Socket}, c.instances(n)...)...))
+		assert.Equal(t, []string{"2.0.0"}, keys(versions()))
+	})
+}
+
+// step runs one step of a sequence; a failed step ends the sequence.
+func step(t *testing.T, name string, f func(t *testing.T)) {
+	t.Helper()
+	if !t.Run(name, f) {
+		t.FailNow()
+	}
+}
+
+// track registers a machine for teardown on failure and interruption.
+func track(t *testing.T, m *Machine) {
+	machines.Lock()
+	if machines.open == nil {
+		machines.open = map[*Machine]bool{}
+	}
+	machines.open[m] = true
+	machines.Unlock()
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("journal of the container:\n%s", m.Journal(context.Background()))
+		}
+		machines.Lock()
+		delete(machines.open, m)
+		machines.Unlock()
+		m.Close()
+	})
+}
+
+func tail(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	return strings.Join(lines[max(0, len(lines)-n):], "\n")
+}
+
+func keys(m map[string]int) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
+
+func set(s string) map[string]bool {
+	out := map[string]bool{}
+	for _, f := range strings.Fields(s) {
+		out[f] = true
+	}
+	return out
+}
