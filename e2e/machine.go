@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -185,8 +186,17 @@ func (m *Machine) Run(ctx context.Context, args ...string) (string, error) {
 	return out.String(), nil
 }
 
-// Command prepares a command inside the container writing to w.
-func (m *Machine) command(ctx context.Context, w *bytes.Buffer, args ...string) *exec.Cmd {
+// Stream runs a command inside the container, writing its output to w as
+// it comes.
+func (m *Machine) Stream(ctx context.Context, w io.Writer, args ...string) error {
+	if err := m.command(ctx, w, args...).Run(); err != nil {
+		return fmt.Errorf("in container: %s: %w", strings.Join(args, " "), err)
+	}
+	return nil
+}
+
+// command prepares a command inside the container writing to w.
+func (m *Machine) command(ctx context.Context, w io.Writer, args ...string) *exec.Cmd {
 	cmd := exec.CommandContext(ctx, "nsenter", append([]string{"-t", strconv.Itoa(m.leader), "-a", "--"}, args...)...)
 	cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LANG=C.UTF-8", "SYSTEMD_COLORS=0", "SYSTEMD_PAGER="}
 	cmd.Stdout, cmd.Stderr = w, w

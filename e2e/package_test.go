@@ -206,3 +206,17 @@ func set(s string) map[string]bool {
 	}
 	return out
 }
+
+// TestLintian checks the package with Debian's own checker: no errors.
+// What warnings remain is explained in packaging/lintian.md.
+func TestLintian(t *testing.T) {
+	deb := buildDeb(t, "2.0.0", "")
+	out, err := exec.Command("lintian", "--fail-on", "error", "-I", deb).CombinedOutput()
+	t.Logf("lintian:\n%s", out)
+	require.NoError(t, err, "lintian reports errors")
+	for _, line := range strings.Split(string(out), "\n") {
+		if strings.HasPrefix(line, "W: ") {
+			assert.Contains(t, line, "no-manual-page", "a warning not explained in packaging/lintian.md")
+		}
+	}
+}
