@@ -178,7 +178,9 @@ func versionsBy(r e2e.Result) map[string]string {
 func ms(d time.Duration) string { return fmt.Sprintf("%.2fms", float64(d.Microseconds())/1000) }
 
 // indent prefixes every line written through it.
-func indent(prefix string) io.Writer { return &prefixWriter{prefix: prefix, w: os.Stdout, atStart: true} }
+func indent(prefix string) io.Writer {
+	return &prefixWriter{prefix: prefix, w: os.Stdout, atStart: true}
+}
 
 type prefixWriter struct {
 	prefix  string
