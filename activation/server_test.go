@@ -1,11 +1,9 @@
 package activation_test
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"sync"
@@ -17,42 +15,15 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"example.com/app/activation"
+	"example.com/app/e2e"
 )
 
-// rawConn is one keep-alive client connection, so tests see exactly which
-// response on which connection said what.
-type rawConn struct {
-	c  net.Conn
-	br *bufio.Reader
-}
-
-func dialRaw(t *testing.T, addr string) *rawConn {
+func dialRaw(t *testing.T, addr string) *e2e.Conn {
 	t.Helper()
-	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	c, err := e2e.Dial(addr)
 	require.NoError(t, err)
 	t.Cleanup(func() { c.Close() })
-	return &rawConn{c: c, br: bufio.NewReader(c)}
-}
-
-func (rc *rawConn) get(path string) (*http.Response, error) {
-	_ = rc.c.SetDeadline(time.Now().Add(10 * time.Second))
-	if _, err := fmt.Fprintf(rc.c, "GET %s HTTP/1.1\r\nHost: test\r\n\r\n", path); err != nil {
-		return nil, err
-	}
-	resp, err := http.ReadResponse(rc.br, nil)
-	if err != nil {
-		return nil, err
-	}
-	_, err = io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	return resp, err
-}
-
-// closed reports whether the server closed the connection.
-func (rc *rawConn) closed() bool {
-	_ = rc.c.SetReadDeadline(time.Now().Add(2 * time.Second))
-	_, err := rc.br.ReadByte()
-	return err == io.EOF
+	return c
 }
 
 // startServer runs s.Serve on a fresh loopback listener. It returns the
@@ -95,33 +66,33 @@ func TestConnectionCapByRequests(t *testing.T) {
 
 	rc := dialRaw(t, addr)
 	for i := 1; i <= 3; i++ {
-		resp, err := rc.get("/")
+		resp, err := rc.Get("/")
 		require.NoError(t, err)
 		assert.Equal(t, 200, resp.StatusCode)
 		assert.Equal(t, i == 3, resp.Close, "request %d: Connection: close only on the 3rd", i)
 	}
-	assert.True(t, rc.closed(), "the server must close the connection after the capped response")
+	assert.True(t, rc.ClosedByPeer(), "the server must close the connection after the capped response")
 }
 
 func TestConnectionCapByAge(t *testing.T) {
 	addr, _ := startServer(t, &activation.Server{HTTP: &http.Server{Handler: okHandler()}, MaxConnAge: 300 * time.Millisecond})
 
 	rc := dialRaw(t, addr)
-	resp, err := rc.get("/")
+	resp, err := rc.Get("/")
 	require.NoError(t, err)
 	assert.False(t, resp.Close, "a young connection stays open")
 	time.Sleep(400 * time.Millisecond)
-	resp, err = rc.get("/")
+	resp, err = rc.Get("/")
 	require.NoError(t, err)
 	assert.True(t, resp.Close, "a connection past MaxConnAge is told to close")
-	assert.True(t, rc.closed())
+	assert.True(t, rc.ClosedByPeer())
 }
 
 func TestNoCapByDefault(t *testing.T) {
 	addr, _ := startServer(t, &activation.Server{HTTP: &http.Server{Handler: okHandler()}})
 	rc := dialRaw(t, addr)
 	for i := 0; i < 200; i++ {
-		resp, err := rc.get("/")
+		resp, err := rc.Get("/")
 		require.NoError(t, err)
 		require.False(t, resp.Close, "request %d closed the connection", i)
 	}
@@ -148,14 +119,14 @@ func TestServeNotifiesAndDrains(t *testing.T) {
 	assert.Equal(t, "READY=1\nSTATUS=serving v1", msg)
 
 	idle := dialRaw(t, addr)
-	resp, err := idle.get("/")
+	resp, err := idle.Get("/")
 	require.NoError(t, err)
 	require.False(t, resp.Close)
 
 	inflight := dialRaw(t, addr)
 	got := make(chan *http.Response, 1)
 	go func() {
-		resp, err := inflight.get("/block")
+		resp, err := inflight.Get("/block")
 		assert.NoError(t, err)
 		got <- resp
 	}()
@@ -174,7 +145,7 @@ func TestServeNotifiesAndDrains(t *testing.T) {
 	assert.Error(t, err, "no new connections once draining")
 
 	// A keep-alive connection used during the lame duck is answered, and told to go.
-	resp, err = idle.get("/")
+	resp, err = idle.Get("/")
 	require.NoError(t, err)
 	assert.Equal(t, 200, resp.StatusCode)
 	assert.True(t, resp.Close, "responses during the drain carry Connection: close")
@@ -196,7 +167,7 @@ func TestDrainTimeoutCutsOff(t *testing.T) {
 	s := &activation.Server{HTTP: &http.Server{Handler: h}, DrainTimeout: 300 * time.Millisecond, LameDuck: 10 * time.Millisecond}
 	addr, stop := startServer(t, s)
 	rc := dialRaw(t, addr)
-	go func() { _, _ = rc.get("/") }()
+	go func() { _, _ = rc.Get("/") }()
 	<-started
 	err := stop()
 	assert.ErrorIs(t, err, activation.ErrDrainTimeout)
@@ -219,7 +190,7 @@ func TestDrainWhenSocketTurnedBlocking(t *testing.T) {
 	s := &activation.Server{HTTP: &http.Server{Handler: okHandler()}, LameDuck: 10 * time.Millisecond}
 	addr, stop := startServer(t, s)
 	rc := dialRaw(t, addr)
-	_, err := rc.get("/")
+	_, err := rc.Get("/")
 	require.NoError(t, err)
 
 	// A second holder of the same open file description clears O_NONBLOCK.
@@ -231,7 +202,7 @@ func TestDrainWhenSocketTurnedBlocking(t *testing.T) {
 	// One more connection wakes the accept loop, which then calls accept(2)
 	// again and stays in the kernel.
 	rc2 := dialRaw(t, addr)
-	resp, err := rc2.get("/")
+	resp, err := rc2.Get("/")
 	require.NoError(t, err)
 	assert.Equal(t, 200, resp.StatusCode)
 	time.Sleep(50 * time.Millisecond)

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bufio"
 	"fmt"
 	"io"
 	"net"
@@ -96,8 +95,7 @@ func (l *Load) record(s Sample) {
 
 func (l *Load) keepAlive(deadline time.Time) {
 	defer l.wg.Done()
-	var c net.Conn
-	var br *bufio.Reader
+	var c *Conn
 	defer func() {
 		if c != nil {
 			c.Close()
@@ -108,16 +106,15 @@ func (l *Load) keepAlive(deadline time.Time) {
 		s := Sample{At: start}
 		if c == nil {
 			var err error
-			if c, err = net.DialTimeout("tcp", l.opts.Addr, 10*time.Second); err != nil {
-				s.Err, s.Latency = "dial: "+err.Error(), time.Since(start)
+			if c, err = Dial(l.opts.Addr); err != nil {
+				s.Err, s.Latency = err.Error(), time.Since(start)
 				l.record(s)
 				c = nil
 				time.Sleep(10 * time.Millisecond)
 				continue
 			}
-			br = bufio.NewReader(c)
 		}
-		resp, err := roundTrip(c, br, l.opts.Path)
+		resp, err := c.Get(l.opts.Path)
 		s.Latency = time.Since(start)
 		if err != nil {
 			s.Err = err.Error()
@@ -133,23 +130,6 @@ func (l *Load) keepAlive(deadline time.Time) {
 			c = nil
 		}
 	}
-}
-
-func roundTrip(c net.Conn, br *bufio.Reader, path string) (*http.Response, error) {
-	_ = c.SetDeadline(time.Now().Add(30 * time.Second))
-	if _, err := fmt.Fprintf(c, "GET %s HTTP/1.1\r\nHost: app\r\n\r\n", path); err != nil {
-		return nil, fmt.Errorf("write: %w", err)
-	}
-	resp, err := http.ReadResponse(br, nil)
-	if err != nil {
-		return nil, fmt.Errorf("read: %w", err)
-	}
-	_, err = io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	if err != nil {
-		return nil, fmt.Errorf("read body: %w", err)
-	}
-	return resp, nil
 }
 
 func (l *Load) newConn(client *http.Client, deadline time.Time) {

@@ -1,7 +1,6 @@
 package worker_test
 
 import (
-	"bufio"
 	"bytes"
 	"fmt"
 	"io"
@@ -18,6 +17,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"example.com/app/e2e"
 )
 
 // appBinary is cmd/app, built once for this package's tests.
@@ -107,33 +108,6 @@ func (p *proc) wait(t *testing.T) int {
 	}
 }
 
-type rawConn struct {
-	c  net.Conn
-	br *bufio.Reader
-}
-
-func dial(addr string) (*rawConn, error) {
-	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
-	if err != nil {
-		return nil, err
-	}
-	return &rawConn{c: c, br: bufio.NewReader(c)}, nil
-}
-
-func (rc *rawConn) get(path string) (*http.Response, error) {
-	_ = rc.c.SetDeadline(time.Now().Add(40 * time.Second))
-	if _, err := fmt.Fprintf(rc.c, "GET %s HTTP/1.1\r\nHost: test\r\n\r\n", path); err != nil {
-		return nil, err
-	}
-	resp, err := http.ReadResponse(rc.br, nil)
-	if err != nil {
-		return nil, err
-	}
-	_, err = io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	return resp, err
-}
-
 // tally counts what a client loop saw.
 type tally struct {
 	mu     sync.Mutex
@@ -169,12 +143,12 @@ func TestDrainLosesNothing(t *testing.T) {
 
 	// Connections established while a is the only worker are a's.
 	const keepAlive, slow = 4, 5
-	var onA []*rawConn
+	var onA []*e2e.Conn
 	for i := 0; i < keepAlive+slow+1; i++ {
-		rc, err := dial(addr)
+		rc, err := e2e.Dial(addr)
 		require.NoError(t, err)
-		defer rc.c.Close()
-		resp, err := rc.get("/healthz")
+		defer rc.Close()
+		resp, err := rc.Get("/healthz")
 		require.NoError(t, err)
 		require.Equal(t, "a", resp.Header.Get("X-Instance"))
 		onA = append(onA, rc)
@@ -187,8 +161,8 @@ func TestDrainLosesNothing(t *testing.T) {
 	// Slow requests in flight on a.
 	slowDone := make(chan *http.Response, slow)
 	for _, rc := range slowConns {
-		go func(rc *rawConn) {
-			resp, err := rc.get("/slow?ms=2000")
+		go func(rc *e2e.Conn) {
+			resp, err := rc.Get("/slow?ms=2000")
 			assert.NoError(t, err, "slow request in flight during the drain")
 			slowDone <- resp
 		}(rc)
@@ -201,7 +175,7 @@ func TestDrainLosesNothing(t *testing.T) {
 	var toldToClose atomic.Int64
 	for _, rc := range kaConns {
 		wg.Add(1)
-		go func(rc *rawConn) {
+		go func(rc *e2e.Conn) {
 			defer wg.Done()
 			for n := 0; n < 200000 && time.Now().Before(deadline); n++ {
 				select {
@@ -209,7 +183,7 @@ func TestDrainLosesNothing(t *testing.T) {
 					return
 				default:
 				}
-				resp, err := rc.get("/")
+				resp, err := rc.Get("/")
 				if err != nil {
 					keep.add("", err)
 					return
@@ -219,12 +193,12 @@ func TestDrainLosesNothing(t *testing.T) {
 					if resp.Header.Get("X-Instance") == "a" {
 						toldToClose.Add(1)
 					}
-					rc.c.Close()
-					if rc, err = dial(addr); err != nil {
+					rc.Close()
+					if rc, err = e2e.Dial(addr); err != nil {
 						keep.add("", err)
 						return
 					}
-					defer rc.c.Close()
+					defer rc.Close()
 				}
 			}
 		}(rc)
@@ -265,7 +239,7 @@ func TestDrainLosesNothing(t *testing.T) {
 	a.expect(t, "STOPPING=1")
 	stoppingSeen.Store(true)
 
-	resp, err := healthConn.get("/healthz")
+	resp, err := healthConn.Get("/healthz")
 	require.NoError(t, err)
 	assert.Equal(t, http.StatusServiceUnavailable, resp.StatusCode, "/healthz while draining")
 	assert.True(t, resp.Close, "/healthz while draining carries Connection: close")
@@ -313,10 +287,10 @@ func TestStartupDelayAndStatus(t *testing.T) {
 	p.expect(t, "READY=1\nSTATUS=serving version drain-test")
 	assert.GreaterOrEqual(t, time.Since(start), 300*time.Millisecond, "READY=1 only after the warm-up")
 
-	rc, err := dial(l.Addr().String())
+	rc, err := e2e.Dial(l.Addr().String())
 	require.NoError(t, err)
-	defer rc.c.Close()
-	resp, err := rc.get("/")
+	defer rc.Close()
+	resp, err := rc.Get("/")
 	require.NoError(t, err)
 	assert.Equal(t, "0", resp.Header.Get("X-Instance"))
 	assert.Equal(t, "drain-test", resp.Header.Get("X-Version"))
