@@ -276,6 +276,31 @@ func TestRollingReloadUnderLoad(t *testing.T) {
 	st := c.run(t, "app-reloader", "status")
 	assert.Contains(t, st, "last rollout: ok")
 	c.assertNoStopTimeouts(t)
+
+	// Only one rollout at a time: a second one is refused while the first
+	// holds the lock (each instance takes 300 ms to warm up).
+	first := make(chan error, 1)
+	go func() { _, err := c.Run(c.ctx, "app-reloader", "reload"); first <- err }()
+	time.Sleep(200 * time.Millisecond)
+	out, err = c.Run(c.ctx, "app-reloader", "reload")
+	assert.Error(t, err, "a concurrent reload must be refused")
+	assert.Contains(t, out, "another rollout is running (pid ")
+	assert.NoError(t, <-first, "the first rollout completes")
+}
+
+func TestRestartTargetIsHardRestart(t *testing.T) {
+	c := newCluster(t, "instances = 2\n")
+	require.NoError(t, c.WaitActive(c.ctx, 30*time.Second, c.instances(2)...))
+	before, since := c.pids(t, 2), time.Now()
+	c.run(t, "systemctl", "restart", units.Target)
+	require.NoError(t, c.WaitActive(c.ctx, 30*time.Second, c.instances(2)...))
+	after := c.pids(t, 2)
+	for u := range before {
+		assert.NotEqual(t, before[u], after[u], "%s restarted", u)
+	}
+	evs, err := c.Events(c.ctx, since)
+	require.NoError(t, err)
+	assert.Equal(t, 2, MaxDown(evs), "restart of the target stops every instance together: %v", evs)
 }
 
 func TestBrokenReleaseHalts(t *testing.T) {

@@ -143,12 +143,17 @@ func TestPackageLifecycle(t *testing.T) {
 		_, err := net.DialTimeout("tcp", c.addr, 2*time.Second)
 		assert.Error(t, err, "nothing listens after remove")
 		assert.FileExists(t, filepath.Join(m.Root, units.DefaultConfigPath), "remove keeps the config")
+		enabled, _ := c.Run(ctx, "systemctl", "is-enabled", units.Socket, units.Target)
+		assert.Equal(t, map[string]bool{"masked": true}, set(enabled), "removed units cannot be started until reinstalled")
 		for _, u := range append([]string{units.Socket}, c.instances(n)...) {
 			st, _ := c.Run(ctx, "systemctl", "is-active", u)
 			assert.NotEqual(t, "active", strings.TrimSpace(st), u)
 		}
 
 		c.run(t, "dpkg", "-P", "app")
+		enabled, _ = c.Run(ctx, "systemctl", "is-enabled", units.Socket, units.Target)
+		assert.NotContains(t, enabled, "masked", "purge removes the masks")
+		assert.NotContains(t, enabled, "enabled")
 		assert.NoFileExists(t, filepath.Join(m.Root, units.DefaultConfigPath), "purge removes the config")
 		assert.NoDirExists(t, filepath.Join(m.Root, "etc/app"))
 		assert.NoDirExists(t, filepath.Join(m.Root, "var/lib/app"))
