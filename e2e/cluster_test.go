@@ -407,3 +407,39 @@ func actions(rep reloader.Report) []string {
 	}
 	return out
 }
+
+// A release that sends READY=1 and then dies is caught by the hold
+// (min_uptime), not after the rollout has moved on.
+func TestHoldCatchesCrashAfterReady(t *testing.T) {
+	const n = 3
+	c := newCluster(t, "instances = 3\nmin_uptime = \"1s\"\n")
+	require.NoError(t, c.WaitActive(c.ctx, 30*time.Second, c.instances(n)...))
+
+	// A steady release passes, each instance watched for its hold.
+	rep, out, err := c.reload(t)
+	require.NoError(t, err, out)
+	for _, s := range rep.Steps {
+		assert.GreaterOrEqual(t, s.Took-s.Ready, time.Second, "%s was held for min_uptime", s.Unit)
+	}
+	assert.Contains(t, out, ", stayed up 1")
+
+	// This release is killed one second after it said READY=1.
+	before := c.pids(t, n)
+	require.NoError(t, c.WriteConfig(c.config("instances = 3\nmin_uptime = \"3s\"\n"+
+		"script = \"/bin/sh\"\nargs = [\"-c\", \"(sleep 1; kill -KILL $$) & exec /usr/bin/app\"]\n")))
+	l := c.load(t)
+	rep, out, err = c.reload(t)
+	time.Sleep(500 * time.Millisecond)
+	res := l.Stop()
+	require.Error(t, err, out)
+	assert.Contains(t, out, "restart app@0.service: died during the 3s hold after READY=1")
+	require.NotNil(t, rep.Failure)
+	assert.Equal(t, "app@0.service", rep.Failure.Unit)
+	require.Len(t, rep.Steps, 1, "halted on the first instance")
+	after := c.pids(t, n)
+	for _, u := range c.instances(n)[1:] {
+		assert.Equal(t, before[u], after[u], "%s keeps its old process", u)
+	}
+	// The killed instance drops what it had in flight; the others serve on.
+	t.Logf("load through the crash-after-ready rollout: %s; errors %v", res.Summary(), res.Errors(3))
+}

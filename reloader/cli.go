@@ -88,7 +88,7 @@ func CLI(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	defer sd.Close()
-	r := &Reloader{Systemd: sd, Logger: log}
+	r := &Reloader{Systemd: sd, Logger: log, Hold: cfg.MinUptime.Std()}
 
 	if cmd == "status" {
 		st, err := r.Status(ctx, cfg.Count())

@@ -20,10 +20,18 @@ func WriteEvent(w io.Writer, e Event) {
 	case e.Action == ActionStop:
 		fmt.Fprintf(w, "%s %s: stopped pid %d in %s\n", pos, e.Unit, e.OldPID, round(e.Took))
 	case e.Action == ActionStart:
-		fmt.Fprintf(w, "%s %s: started, ready as pid %d in %s\n", pos, e.Unit, e.NewPID, round(e.Took))
+		fmt.Fprintf(w, "%s %s: started, ready as pid %d in %s%s\n", pos, e.Unit, e.NewPID, round(e.Ready), held(e.Step))
 	default:
-		fmt.Fprintf(w, "%s %s: ready, pid %d → %d in %s\n", pos, e.Unit, e.OldPID, e.NewPID, round(e.Took))
+		fmt.Fprintf(w, "%s %s: ready, pid %d → %d in %s%s\n", pos, e.Unit, e.OldPID, e.NewPID, round(e.Ready), held(e.Step))
 	}
+}
+
+// held says how long an instance was watched after it was ready.
+func held(s Step) string {
+	if h := s.Took - s.Ready; h >= time.Millisecond {
+		return fmt.Sprintf(", stayed up %s", round(h))
+	}
+	return ""
 }
 
 // WriteReport prints the summary of a rollout.

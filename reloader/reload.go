@@ -30,7 +30,8 @@ type Step struct {
 	Action string        `json:"action"`
 	OldPID uint32        `json:"old_pid,omitempty"`
 	NewPID uint32        `json:"new_pid,omitempty"`
-	Took   time.Duration `json:"took_ns"`
+	Ready  time.Duration `json:"ready_ns,omitempty"` // from the job's start to READY=1
+	Took   time.Duration `json:"took_ns"`            // including the hold
 	Error  string        `json:"error,omitempty"`
 }
 
@@ -68,6 +69,12 @@ type Reloader struct {
 	Progress func(Event)
 	// Prefix names the template's instances: "app" for app@N.service.
 	Prefix string
+	// Hold is how long a started or restarted instance must then stay
+	// active with the same main PID and no restart before the rollout
+	// moves on (pm2's min_uptime, Kubernetes' minReadySeconds).
+	Hold time.Duration
+	// HoldPoll is how often the hold looks; 0 means 100ms.
+	HoldPoll time.Duration
 }
 
 func (r *Reloader) prefix() string {
@@ -190,6 +197,10 @@ func (r *Reloader) roll(ctx context.Context, unit, action string, oldPID uint32,
 	r.emit(Event{Step: step, Index: idx, Total: total})
 	start := time.Now()
 	err := r.rollOne(ctx, &step)
+	step.Ready = time.Since(start)
+	if err == nil && r.Hold > 0 {
+		err = r.hold(ctx, step.Unit, step.NewPID)
+	}
 	step.Took = time.Since(start)
 	if err != nil {
 		step.Error = err.Error()
@@ -232,6 +243,40 @@ func (r *Reloader) rollOne(ctx context.Context, step *Step) error {
 		return fmt.Errorf("main PID %d did not change", u.MainPID)
 	}
 	return nil
+}
+
+// hold watches a ready instance for r.Hold: it must stay active with the
+// same main PID and restart count. Any restart changes both, so polling
+// cannot miss one.
+func (r *Reloader) hold(ctx context.Context, unit string, pid uint32) error {
+	first, err := r.Systemd.Unit(ctx, unit)
+	if err != nil {
+		return err
+	}
+	poll := r.HoldPoll
+	if poll <= 0 {
+		poll = 100 * time.Millisecond
+	}
+	end := time.Now().Add(r.Hold)
+	for {
+		u, err := r.Systemd.Unit(ctx, unit)
+		if err != nil {
+			return err
+		}
+		if u.ActiveState != "active" || u.MainPID != pid || u.NRestarts != first.NRestarts {
+			return fmt.Errorf("died during the %s hold after READY=1: now %s/%s, pid %d, %d restarts%s",
+				r.Hold, u.ActiveState, u.SubState, u.MainPID, u.NRestarts, describe(u))
+		}
+		left := time.Until(end)
+		if left <= 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("hold: %w", ctx.Err())
+		case <-time.After(min(poll, left)):
+		}
+	}
 }
 
 func (r *Reloader) stop(ctx context.Context, unit string, pid uint32, idx, total int) (Step, error) {

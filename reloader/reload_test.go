@@ -24,10 +24,15 @@ type fakeSystemd struct {
 	result  map[string]string // job result for a unit's start/restart
 	samePID map[string]bool   // restart keeps the PID
 	reload  error
+	// crashAfter[u] = k: k reads of u's state after its restart, systemd
+	// has restarted it (new PID, one more restart): a crash after ready.
+	crashAfter map[string]int
+	crashIn    map[string]int
 }
 
 func newFake(running ...string) *fakeSystemd {
-	f := &fakeSystemd{units: map[string]*Unit{}, nextPID: 100, result: map[string]string{}, samePID: map[string]bool{}}
+	f := &fakeSystemd{units: map[string]*Unit{}, nextPID: 100, result: map[string]string{}, samePID: map[string]bool{},
+		crashAfter: map[string]int{}, crashIn: map[string]int{}}
 	for _, u := range running {
 		f.nextPID++
 		f.units[u] = &Unit{Name: u, ActiveState: "active", SubState: "running", MainPID: f.nextPID}
@@ -68,6 +73,7 @@ func (f *fakeSystemd) Start(_ context.Context, unit string) (string, error) {
 
 func (f *fakeSystemd) Restart(_ context.Context, unit string) (string, error) {
 	f.calls = append(f.calls, "restart "+unit)
+	f.crashIn[unit] = f.crashAfter[unit]
 	return f.up(unit, f.samePID[unit]), nil
 }
 
@@ -83,7 +89,17 @@ func (f *fakeSystemd) ResetFailed(_ context.Context, unit string) error {
 	return nil
 }
 
-func (f *fakeSystemd) Unit(_ context.Context, unit string) (Unit, error) { return *f.unit(unit), nil }
+func (f *fakeSystemd) Unit(_ context.Context, unit string) (Unit, error) {
+	if f.crashIn[unit] > 0 {
+		f.crashIn[unit]--
+		if f.crashIn[unit] == 0 {
+			u := f.unit(unit)
+			f.nextPID++
+			u.MainPID, u.NRestarts, u.Result = f.nextPID, u.NRestarts+1, "signal"
+		}
+	}
+	return *f.unit(unit), nil
+}
 
 func (f *fakeSystemd) List(_ context.Context, pattern string) ([]string, error) {
 	var out []string
@@ -174,6 +190,32 @@ func TestReloadHaltsOnFirstFailure(t *testing.T) {
 	WriteReport(&sum, rep)
 	assert.Contains(t, sum.String(), "rollout FAILED at app@1.service: job failed")
 	assert.Contains(t, sum.String(), "  app@1.service: boom")
+}
+
+func TestHoldCatchesCrashAfterReady(t *testing.T) {
+	f := newFake("app@0.service", "app@1.service", "app@2.service")
+	f.crashAfter["app@1.service"] = 4 // ready, then dies while held
+	rr := &Reloader{Systemd: f, Hold: 300 * time.Millisecond, HoldPoll: 10 * time.Millisecond}
+	rep, err := rr.Reload(context.Background(), 3)
+	require.ErrorIs(t, err, ErrRolloutFailed)
+	assert.Contains(t, err.Error(), "restart app@1.service: died during the 300ms hold after READY=1: now active/running, pid 106, 1 restarts (result signal)")
+	assert.Equal(t, []string{"daemon-reload", "restart app@0.service", "restart app@1.service"}, f.mutations(), "app@2 untouched")
+	require.Len(t, rep.Steps, 2)
+	assert.GreaterOrEqual(t, rep.Steps[0].Took, 300*time.Millisecond, "app@0 was held the full period")
+	assert.Less(t, rep.Steps[1].Took, 300*time.Millisecond, "the crash ends app@1's hold early")
+}
+
+func TestHoldPassesSteadyInstances(t *testing.T) {
+	f := newFake("app@0.service", "app@1.service")
+	var out bytes.Buffer
+	rr := &Reloader{Systemd: f, Hold: 50 * time.Millisecond, HoldPoll: 10 * time.Millisecond,
+		Progress: func(e Event) { WriteEvent(&out, e) }}
+	rep, err := rr.Reload(context.Background(), 2)
+	require.NoError(t, err)
+	for _, s := range rep.Steps {
+		assert.GreaterOrEqual(t, s.Took-s.Ready, 50*time.Millisecond, "%s held", s.Unit)
+	}
+	assert.Contains(t, out.String(), ", stayed up ")
 }
 
 func TestReloadSamePIDIsFailure(t *testing.T) {

@@ -38,6 +38,10 @@ type Config struct {
 	ListenTimeout    Duration          `toml:"listen_timeout"`
 	KillTimeout      Duration          `toml:"kill_timeout"`
 	MaxMemoryRestart Memory            `toml:"max_memory_restart"`
+	// MinUptime is how long a restarted instance must stay up (same PID,
+	// no restart) after READY=1 before a rollout moves on: pm2's
+	// min_uptime, Kubernetes' minReadySeconds. 0 moves on at once.
+	MinUptime Duration `toml:"min_uptime"`
 }
 
 // Default is the configuration of a fresh install.
@@ -92,6 +96,14 @@ func Parse(name string, data []byte) (Config, error) {
 		return Config{}, errors.Join(errs...)
 	}
 	var errs []error
+	for _, d := range []struct {
+		key string
+		v   Duration
+	}{{"listen_timeout", cfg.ListenTimeout}, {"kill_timeout", cfg.KillTimeout}} {
+		if d.v.Std() < time.Second {
+			errs = append(errs, fmt.Errorf("%s:%d: %s: %v: want from 1s to 24h: %w", name, keyLine(data, toml.Key{d.key}), d.key, d.v.Std(), ErrInvalid))
+		}
+	}
 	if len(cfg.Listen) == 0 {
 		errs = append(errs, fmt.Errorf("%s:%d: listen: at least one address is needed: %w", name, keyLine(data, toml.Key{"listen"}), ErrInvalid))
 	}
@@ -111,7 +123,7 @@ func Parse(name string, data []byte) (Config, error) {
 var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
 func knownKeys() []string {
-	return []string{"instances", "listen", "script", "args", "cwd", "env", "listen_timeout", "kill_timeout", "max_memory_restart"}
+	return []string{"instances", "listen", "script", "args", "cwd", "env", "listen_timeout", "kill_timeout", "max_memory_restart", "min_uptime"}
 }
 
 // keyLine finds the line where a key is set, for errors the TOML decoder
@@ -221,7 +233,7 @@ func (p *Path) UnmarshalTOML(v any) error {
 	return nil
 }
 
-// Duration is a timeout: a Go duration string ("30s", "1m30s"), or a number
+// Duration is a length of time: a Go duration string ("30s", "1m30s"), or a number
 // of milliseconds as pm2 writes it.
 type Duration time.Duration
 
@@ -240,8 +252,8 @@ func (d *Duration) UnmarshalTOML(v any) error {
 	default:
 		return fmt.Errorf("%#v: want a duration such as \"30s\" or a number of milliseconds", v)
 	}
-	if out < time.Second || out > 24*time.Hour {
-		return fmt.Errorf("%v: want from 1s to 24h", out)
+	if out < 0 || out > 24*time.Hour {
+		return fmt.Errorf("%v: want from 0s to 24h", out)
 	}
 	*d = Duration(out)
 	return nil

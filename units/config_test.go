@@ -23,6 +23,7 @@ cwd = "/srv/app"
 listen_timeout = 50000   # milliseconds, as in pm2
 kill_timeout = "5s"
 max_memory_restart = "300m"
+min_uptime = 2000        # milliseconds, as in pm2
 
 [env]
 NODE_ENV = "production"
@@ -35,6 +36,7 @@ PORT = "8080"
 	assert.Equal(t, 50*time.Second, cfg.ListenTimeout.Std())
 	assert.Equal(t, 5*time.Second, cfg.KillTimeout.Std())
 	assert.Equal(t, units.Memory("300M"), cfg.MaxMemoryRestart)
+	assert.Equal(t, 2*time.Second, cfg.MinUptime.Std())
 	assert.Equal(t, map[string]string{"NODE_ENV": "production", "PORT": "8080"}, cfg.Env)
 }
 
@@ -59,7 +61,9 @@ func TestParseRefusesWithFileLineReason(t *testing.T) {
 		{"listen = []\n", `app.toml:1: listen: at least one address is needed`},
 		{"script = \"app\"\n", `app.toml:1: "app": want an absolute path`},
 		{"kill_timeout = \"soon\"\n", `app.toml:1: "soon": want a duration`},
-		{"kill_timeout = 10\n", `app.toml:1: 10ms: want from 1s to 24h`},
+		{"kill_timeout = 10\n", `app.toml:1: kill_timeout: 10ms: want from 1s to 24h`},
+		{"\nlisten_timeout = \"0s\"\n", `app.toml:2: listen_timeout: 0s: want from 1s to 24h`},
+		{"min_uptime = \"-1s\"\n", `app.toml:1: -1s: want from 0s to 24h`},
 		{"max_memory_restart = \"lots\"\n", `app.toml:1: max_memory_restart: "lots": want bytes or a size`},
 		{"instances = 2\n\ninstanses = 3\n", `app.toml:3: unknown key "instanses" (known: instances, listen,`},
 		{"[env]\nOK = \"1\"\n\"BAD-NAME\" = \"x\"\n", `app.toml:3: env: "BAD-NAME" is not a valid variable name`},
