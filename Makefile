@@ -13,7 +13,7 @@ DEB_BUILD   := dist/build-$(VERSION)
 # reference worker.
 WORKER      ?=
 
-.PHONY: help build test unit e2e e2e-deps lint deb demo clean
+.PHONY: help build test unit fuzz e2e e2e-deps lint deb demo clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
@@ -21,10 +21,14 @@ help: ## list the targets
 build: ## build bin/app and the other commands, stamped with VERSION
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ ./cmd/...
 
-test: lint unit e2e ## everything CI runs: lint, then every test
+test: lint unit fuzz e2e ## everything CI runs: lint, then every test
 
 unit: ## the Go tests (real sockets and processes; no root needed)
 	$(GO) test -count=1 -race ./...
+
+FUZZTIME ?= 20s
+fuzz: ## a bounded fuzzing run of the config parser (FUZZTIME=20s)
+	$(GO) test -run '^$$' -fuzz=FuzzParse -fuzztime=$(FUZZTIME) -fuzzminimizetime=5s ./units/
 
 e2e: e2e-deps ## the tests on a throwaway real systemd (root)
 	$(GO) test -tags e2e -count=1 -v -timeout 30m ./e2e/
