@@ -47,7 +47,11 @@ func WriteReport(w io.Writer, rep Report) {
 		fmt.Fprintln(w, "instances after it were not touched.")
 		return
 	}
-	fmt.Fprintf(w, "\nrollout done: %d instances in %s\n", rep.Instances, round(rep.Took))
+	if rep.OK {
+		fmt.Fprintf(w, "\nrollout done: %d instances in %s\n", rep.Instances, round(rep.Took))
+	} else {
+		fmt.Fprintf(w, "\nrollout NOT complete after %s: %s\n", round(rep.Took), rep.Error)
+	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "INSTANCE\tACTION\tOLD PID\tNEW PID\tTOOK")
 	for _, s := range rep.Steps {
@@ -83,8 +87,10 @@ func WriteStatus(w io.Writer, st Status, now time.Time) {
 		fmt.Fprintln(w, "last rollout: none yet")
 	case r.OK:
 		fmt.Fprintf(w, "last rollout: ok, %s, %d instances in %s\n", r.Started.Format(time.RFC3339), r.Instances, round(r.Took))
-	default:
+	case r.Failure != nil:
 		fmt.Fprintf(w, "last rollout: FAILED, %s, at %s: %s\n", r.Started.Format(time.RFC3339), r.Failure.Unit, r.Failure.Reason)
+	default:
+		fmt.Fprintf(w, "last rollout: NOT complete, %s: %s\n", r.Started.Format(time.RFC3339), r.Error)
 	}
 }
 

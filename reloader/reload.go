@@ -14,6 +14,11 @@ import (
 // ErrRolloutFailed is wrapped by the error of a rollout that halted.
 var ErrRolloutFailed = errors.New("rollout failed")
 
+// ErrInterrupted is wrapped by the error of a rollout stopped by its
+// context between two instances: the one in progress was finished, later
+// ones were not touched. Running the reload again completes it.
+var ErrInterrupted = errors.New("rollout interrupted")
+
 // JournalLines is how many log lines of a failed instance a failure shows.
 const JournalLines = 10
 
@@ -49,7 +54,8 @@ type Report struct {
 	Instances int           `json:"instances"`
 	Steps     []Step        `json:"steps"`
 	OK        bool          `json:"ok"`
-	Failure   *Failure      `json:"failure,omitempty"`
+	Error     string        `json:"error,omitempty"`   // why it did not complete
+	Failure   *Failure      `json:"failure,omitempty"` // the instance that failed, if one did
 }
 
 // Event is progress during a rollout: a step as it begins (Done false)
@@ -96,11 +102,21 @@ func (r *Reloader) instance(i int) string { return r.prefix() + "@" + strconv.It
 // Reload applies the configuration and rolls every instance, keeping
 // `want` instances: app@0 … app@want-1. It returns the report and, when the
 // rollout halted, an error wrapping [ErrRolloutFailed].
+//
+// When ctx ends, the instance in progress is still finished (its job runs
+// in systemd regardless, and an instance is never left half-rolled by the
+// reloader), no further instance is touched, and the error wraps
+// [ErrInterrupted].
 func (r *Reloader) Reload(ctx context.Context, want int) (Report, error) {
+	stop := ctx
+	ctx = context.WithoutCancel(ctx)
 	rep := Report{Started: time.Now(), Instances: want}
 	finish := func(err error) (Report, error) {
 		rep.Took = time.Since(rep.Started)
 		rep.OK = err == nil
+		if err != nil {
+			rep.Error = err.Error()
+		}
 		return rep, err
 	}
 	if want < 1 {
@@ -120,8 +136,18 @@ func (r *Reloader) Reload(ctx context.Context, want int) (Report, error) {
 	extra := r.beyond(loaded, want)
 
 	total := want + len(extra)
+	interrupted := func(next string) error {
+		if stop.Err() == nil {
+			return nil
+		}
+		r.log().Warn("rollout interrupted", "next", next)
+		return fmt.Errorf("%w before %s (%d of %d steps done); run the reload again to complete it", ErrInterrupted, next, len(rep.Steps), total)
+	}
 	for i := 0; i < want; i++ {
 		unit := r.instance(i)
+		if err := interrupted(unit); err != nil {
+			return finish(err)
+		}
 		u, err := sd.Unit(ctx, unit)
 		if err != nil {
 			return finish(err)
@@ -138,6 +164,9 @@ func (r *Reloader) Reload(ctx context.Context, want int) (Report, error) {
 		}
 	}
 	for k, unit := range extra {
+		if err := interrupted(unit); err != nil {
+			return finish(err)
+		}
 		u, err := sd.Unit(ctx, unit)
 		if err != nil {
 			return finish(err)

@@ -28,6 +28,8 @@ type fakeSystemd struct {
 	// has restarted it (new PID, one more restart): a crash after ready.
 	crashAfter map[string]int
 	crashIn    map[string]int
+	// onRestart runs when a unit's restart is requested.
+	onRestart func(unit string)
 }
 
 func newFake(running ...string) *fakeSystemd {
@@ -74,6 +76,9 @@ func (f *fakeSystemd) Start(_ context.Context, unit string) (string, error) {
 func (f *fakeSystemd) Restart(_ context.Context, unit string) (string, error) {
 	f.calls = append(f.calls, "restart "+unit)
 	f.crashIn[unit] = f.crashAfter[unit]
+	if f.onRestart != nil {
+		f.onRestart(unit)
+	}
 	return f.up(unit, f.samePID[unit]), nil
 }
 
@@ -216,6 +221,43 @@ func TestHoldPassesSteadyInstances(t *testing.T) {
 		assert.GreaterOrEqual(t, s.Took-s.Ready, 50*time.Millisecond, "%s held", s.Unit)
 	}
 	assert.Contains(t, out.String(), ", stayed up ")
+}
+
+func TestInterruptFinishesCurrentInstanceOnly(t *testing.T) {
+	f := newFake("app@0.service", "app@1.service", "app@2.service", "app@3.service")
+	ctx, cancel := context.WithCancel(context.Background())
+	f.onRestart = func(unit string) {
+		if unit == "app@1.service" {
+			cancel() // SIGTERM arrives while app@1 restarts
+		}
+	}
+	rep, err := r(f).Reload(ctx, 3)
+	require.ErrorIs(t, err, ErrInterrupted)
+	assert.Contains(t, err.Error(), "before app@2.service (2 of 4 steps done); run the reload again")
+	assert.Equal(t, []string{"daemon-reload", "restart app@0.service", "restart app@1.service"}, f.mutations(),
+		"app@1 is finished, app@2 and the extra app@3 are not touched")
+	require.Len(t, rep.Steps, 2)
+	assert.Empty(t, rep.Steps[1].Error, "the instance in progress completed")
+	assert.False(t, rep.OK)
+	var out bytes.Buffer
+	WriteReport(&out, rep)
+	assert.Contains(t, out.String(), "rollout NOT complete after")
+	WriteStatus(&out, Status{LastRollout: &rep}, time.Now())
+	assert.Contains(t, out.String(), "last rollout: NOT complete")
+
+	// Running it again completes the rollout.
+	f.onRestart = nil
+	rep, err = r(f).Reload(context.Background(), 3)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"restart", "restart", "restart", "stop"}, actionsOf(rep))
+}
+
+func actionsOf(rep Report) []string {
+	var out []string
+	for _, s := range rep.Steps {
+		out = append(out, s.Action)
+	}
+	return out
 }
 
 func TestReloadSamePIDIsFailure(t *testing.T) {

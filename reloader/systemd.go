@@ -52,9 +52,11 @@ type DBus struct {
 }
 
 // Connect connects to systemd over the system bus (as root, falling back to
-// systemd's private socket).
+// systemd's private socket). The connection outlives ctx: go-systemd closes
+// a connection when the context it was made with ends, and an interrupted
+// rollout still needs the bus to finish the instance in progress.
 func Connect(ctx context.Context) (*DBus, error) {
-	c, err := sd.NewWithContext(ctx)
+	c, err := sd.NewWithContext(context.WithoutCancel(ctx))
 	if err != nil {
 		return nil, fmt.Errorf("connect to systemd over D-Bus: %w", err)
 	}

@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/signal"
 	"syscall"
@@ -12,8 +13,21 @@ import (
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	// The first SIGINT/SIGTERM lets the instance in progress finish and
+	// stops before the next; a second one quits at once (systemd still
+	// finishes the job it was given).
+	ctx, cancel := context.WithCancel(context.Background())
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	go func() {
+		<-sigs
+		fmt.Fprintln(os.Stderr, "app-reloader: interrupted: finishing the instance in progress, then stopping (signal again to quit now)")
+		cancel()
+		<-sigs
+		fmt.Fprintln(os.Stderr, "app-reloader: quitting; systemd finishes the job in progress")
+		os.Exit(130)
+	}()
 	code := reloader.CLI(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	stop()
+	cancel()
 	os.Exit(code)
 }
