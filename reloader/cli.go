@@ -20,6 +20,7 @@ commands:
   reload   apply /etc/app/app.toml and restart the instances one at a time
   status   show the socket, every instance and the last rollout
   check    validate the configuration and exit non-zero with file:line on error
+  guard    (run by app@.service as ExecCondition=) refuse to start a crash-looping instance
 
 Run "app-reloader COMMAND -h" for a command's flags.
 `
@@ -35,6 +36,9 @@ func CLI(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 0
 	}
 	cmd, args := args[0], args[1:]
+	if cmd == "guard" {
+		return guardCLI(args, stderr)
+	}
 	fs := flag.NewFlagSet("app-reloader "+cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	config := fs.String("config", units.DefaultConfigPath, "configuration file")
@@ -88,7 +92,7 @@ func CLI(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	defer sd.Close()
-	r := &Reloader{Systemd: sd, Logger: log, Hold: cfg.MinUptime.Std()}
+	r := &Reloader{Systemd: sd, Logger: log, Hold: cfg.MinUptime.Std(), GuardDir: DefaultGuardDir}
 
 	if cmd == "status" {
 		st, err := r.Status(ctx, cfg.Count())
@@ -130,6 +134,34 @@ func CLI(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if rerr != nil {
 		fmt.Fprintf(stderr, "app-reloader reload: %v\n", rerr)
 		return 1
+	}
+	return 0
+}
+
+// guardCLI is `app-reloader guard UNIT`: exit 0 lets systemd start the
+// instance, exit 1 makes it skip the start (ExecCondition=).
+func guardCLI(args []string, stderr io.Writer) int {
+	fs := flag.NewFlagSet("app-reloader guard", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	maxRestarts := fs.Int("max-restarts", DefaultMaxRestarts, "restarts allowed within the window")
+	window := fs.Duration("window", DefaultGuardWindow, "the window")
+	dir := fs.String("dir", DefaultGuardDir, "where start times are kept")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if fs.NArg() != 1 || *maxRestarts < 0 || *window <= 0 {
+		fmt.Fprintln(stderr, "usage: app-reloader guard [-max-restarts N] [-window D] UNIT")
+		return 2
+	}
+	unit := fs.Arg(0)
+	_, err := Guard(*dir, unit, time.Now(), *maxRestarts, *window)
+	switch {
+	case errors.Is(err, ErrCrashLoop):
+		fmt.Fprintf(stderr, "%v: not starting it again; the other instances keep serving. Fix it, then run: app-reloader reload\n", err)
+		return 1
+	case err != nil:
+		// Never keep a healthy instance down because of the guard itself.
+		fmt.Fprintf(stderr, "app-reloader guard: %v (starting %s anyway)\n", err, unit)
 	}
 	return 0
 }

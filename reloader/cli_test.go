@@ -48,3 +48,17 @@ func TestCLIUsage(t *testing.T) {
 	code, _, _ = runCLI("help")
 	assert.Equal(t, 0, code)
 }
+
+func TestCLIGuard(t *testing.T) {
+	dir := t.TempDir()
+	for i := 0; i < 2; i++ {
+		code, _, errs := runCLI("guard", "-dir", dir, "-max-restarts", "1", "app@1.service")
+		assert.Equal(t, 0, code, errs)
+	}
+	code, _, errs := runCLI("guard", "-dir", dir, "-max-restarts", "1", "app@1.service")
+	assert.Equal(t, 1, code, "the third start within a minute is refused")
+	assert.Contains(t, errs, "app@1.service started 3 times within 1m0s: crash loop: not starting it again")
+
+	code, _, _ = runCLI("guard", "-dir", dir)
+	assert.Equal(t, 2, code, "a unit is required")
+}

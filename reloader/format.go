@@ -73,6 +73,9 @@ func WriteStatus(w io.Writer, st Status, now time.Time) {
 		if u.ActiveState == "failed" && u.Result != "" {
 			state += " (" + u.Result + ")"
 		}
+		if u.Result == "exec-condition" {
+			state = "STOPPED: crash loop"
+		}
 		up := "-"
 		if u.ActiveState == "active" && !u.Since.IsZero() {
 			up = round(now.Sub(u.Since)).String()

@@ -81,6 +81,9 @@ type Reloader struct {
 	Hold time.Duration
 	// HoldPoll is how often the hold looks; 0 means 100ms.
 	HoldPoll time.Duration
+	// GuardDir, if set, is the crash-loop guard's record (see [Guard]);
+	// a deliberate start or restart clears the instance's record.
+	GuardDir string
 }
 
 func (r *Reloader) prefix() string {
@@ -244,6 +247,11 @@ func (r *Reloader) rollOne(ctx context.Context, step *Step) error {
 	// and an instance stopped by that limit must be startable again.
 	if err := sd.ResetFailed(ctx, step.Unit); err != nil {
 		return err
+	}
+	if r.GuardDir != "" {
+		if err := ClearGuard(r.GuardDir, step.Unit); err != nil {
+			return err
+		}
 	}
 	var result string
 	var err error

@@ -42,6 +42,9 @@ type Config struct {
 	// no restart) after READY=1 before a rollout moves on: pm2's
 	// min_uptime, Kubernetes' minReadySeconds. 0 moves on at once.
 	MinUptime Duration `toml:"min_uptime"`
+	// MaxRestarts is how many restarts within a minute an instance gets
+	// before the crash-loop guard keeps it down (pm2's max_restarts).
+	MaxRestarts int `toml:"max_restarts"`
 }
 
 // Default is the configuration of a fresh install.
@@ -52,6 +55,7 @@ func Default() Config {
 		Script:        "/usr/bin/app",
 		ListenTimeout: Duration(30 * time.Second),
 		KillTimeout:   Duration(30 * time.Second),
+		MaxRestarts:   5,
 	}
 }
 
@@ -104,6 +108,9 @@ func Parse(name string, data []byte) (Config, error) {
 			errs = append(errs, fmt.Errorf("%s:%d: %s: %v: want from 1s to 24h: %w", name, keyLine(data, toml.Key{d.key}), d.key, d.v.Std(), ErrInvalid))
 		}
 	}
+	if cfg.MaxRestarts < 0 || cfg.MaxRestarts > 1000 {
+		errs = append(errs, fmt.Errorf("%s:%d: max_restarts: %d: want 0 to 1000: %w", name, keyLine(data, toml.Key{"max_restarts"}), cfg.MaxRestarts, ErrInvalid))
+	}
 	if len(cfg.Listen) == 0 {
 		errs = append(errs, fmt.Errorf("%s:%d: listen: at least one address is needed: %w", name, keyLine(data, toml.Key{"listen"}), ErrInvalid))
 	}
@@ -123,7 +130,7 @@ func Parse(name string, data []byte) (Config, error) {
 var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
 func knownKeys() []string {
-	return []string{"instances", "listen", "script", "args", "cwd", "env", "listen_timeout", "kill_timeout", "max_memory_restart", "min_uptime"}
+	return []string{"instances", "listen", "script", "args", "cwd", "env", "listen_timeout", "kill_timeout", "max_memory_restart", "min_uptime", "max_restarts"}
 }
 
 // keyLine finds the line where a key is set, for errors the TOML decoder

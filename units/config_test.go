@@ -64,6 +64,7 @@ func TestParseRefusesWithFileLineReason(t *testing.T) {
 		{"kill_timeout = 10\n", `app.toml:1: kill_timeout: 10ms: want from 1s to 24h`},
 		{"\nlisten_timeout = \"0s\"\n", `app.toml:2: listen_timeout: 0s: want from 1s to 24h`},
 		{"min_uptime = \"-1s\"\n", `app.toml:1: -1s: want from 0s to 24h`},
+		{"\nmax_restarts = -1\n", `app.toml:2: max_restarts: -1: want 0 to 1000`},
 		{"max_memory_restart = \"lots\"\n", `app.toml:1: max_memory_restart: "lots": want bytes or a size`},
 		{"instances = 2\n\ninstanses = 3\n", `app.toml:3: unknown key "instanses" (known: instances, listen,`},
 		{"[env]\nOK = \"1\"\n\"BAD-NAME\" = \"x\"\n", `app.toml:3: env: "BAD-NAME" is not a valid variable name`},

@@ -18,6 +18,7 @@
 //	listen_timeout     = "30s"                # start (ready) timeout; a number is milliseconds, as in pm2
 //	kill_timeout       = "30s"                # stop (drain) timeout
 //	max_memory_restart = "512M"               # MemoryMax=
+//	max_restarts       = 5                    # within a minute; then the crash-loop guard keeps it down
 //	min_uptime         = "5s"                 # a restarted instance must stay up this long before the rollout moves on
 //
 //	[env]

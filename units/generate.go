@@ -64,6 +64,7 @@ func ServiceDropIn(cfg Config, source string) string {
 		cmd = append(cmd, quote(a))
 	}
 	fmt.Fprintf(&b, "ExecStart=%s\n", strings.Join(cmd, " "))
+	fmt.Fprintf(&b, "ExecCondition=\nExecCondition=/usr/bin/app-reloader guard -max-restarts %d %%n\n", cfg.MaxRestarts)
 	if cfg.Cwd != "" {
 		fmt.Fprintf(&b, "WorkingDirectory=%s\n", escapePercent(string(cfg.Cwd)))
 	}

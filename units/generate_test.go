@@ -39,6 +39,7 @@ NODE_ENV = "production"
 	for _, want := range []string{
 		"ExecStart=\nExecStart=\"/opt/my app/bin/server\" \"--name=100%%\" \"$$HOME\" \"say \\\"hi\\\"\"\n",
 		"WorkingDirectory=/srv/app\n",
+		"ExecCondition=\nExecCondition=/usr/bin/app-reloader guard -max-restarts 5 %n\n",
 		"Environment=\"NODE_ENV=production\"\n",
 		"Environment=APP_DRAIN_TIMEOUT=18s\n",
 		"TimeoutStartSec=60s\n",
