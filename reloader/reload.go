@@ -138,47 +138,32 @@ func (r *Reloader) Reload(ctx context.Context, want int) (Report, error) {
 	r.log().Debug("listed instances", "loaded", loaded, "took", time.Since(t0))
 	extra := r.beyond(loaded, want)
 
-	total := want + len(extra)
-	interrupted := func(next string) error {
-		if stop.Err() == nil {
-			return nil
-		}
-		r.log().Warn("rollout interrupted", "next", next)
-		return fmt.Errorf("%w before %s (%d of %d steps done); run the reload again to complete it", ErrInterrupted, next, len(rep.Steps), total)
-	}
+	plan := make([]string, 0, want+len(extra))
 	for i := 0; i < want; i++ {
-		unit := r.instance(i)
-		if err := interrupted(unit); err != nil {
-			return finish(err)
+		plan = append(plan, r.instance(i))
+	}
+	plan = append(plan, extra...)
+	for i, unit := range plan {
+		if stop.Err() != nil {
+			r.log().Warn("rollout interrupted", "next", unit)
+			return finish(fmt.Errorf("%w before %s (%d of %d steps done); run the reload again to complete it", ErrInterrupted, unit, len(rep.Steps), len(plan)))
 		}
 		u, err := sd.Unit(ctx, unit)
 		if err != nil {
 			return finish(err)
 		}
-		action := ActionRestart
-		if !running(u) {
+		action := ActionStop // beyond the configured count
+		if i < want {
 			action = ActionStart
+			if running(u) {
+				action = ActionRestart
+			}
 		}
-		step, err := r.roll(ctx, unit, action, u.MainPID, i+1, total)
+		step, err := r.step(ctx, Step{Unit: unit, Action: action, OldPID: u.MainPID}, i+1, len(plan))
 		rep.Steps = append(rep.Steps, step)
 		if err != nil {
 			rep.Failure = r.failure(ctx, unit, err)
 			return finish(fmt.Errorf("%s %s: %w: %w", action, unit, err, ErrRolloutFailed))
-		}
-	}
-	for k, unit := range extra {
-		if err := interrupted(unit); err != nil {
-			return finish(err)
-		}
-		u, err := sd.Unit(ctx, unit)
-		if err != nil {
-			return finish(err)
-		}
-		step, err := r.stop(ctx, unit, u.MainPID, want+k+1, total)
-		rep.Steps = append(rep.Steps, step)
-		if err != nil {
-			rep.Failure = r.failure(ctx, unit, err)
-			return finish(fmt.Errorf("stop %s: %w: %w", unit, err, ErrRolloutFailed))
 		}
 	}
 	r.log().Info("rollout done", "instances", want, "took", time.Since(rep.Started))
@@ -196,42 +181,61 @@ func running(u Unit) bool {
 
 var instanceNum = regexp.MustCompile(`@([0-9]+)\.service$`)
 
-// beyond lists the loaded instances numbered want or above, in order.
-func (r *Reloader) beyond(loaded []string, want int) []string {
-	type numbered struct {
-		n    int
-		unit string
-	}
-	var out []numbered
+// numbers maps the instance number of each loaded unit that is one of this
+// template's instances (app@N.service) to its name.
+func (r *Reloader) numbers(loaded []string) map[int]string {
+	out := map[int]string{}
 	for _, u := range loaded {
 		m := instanceNum.FindStringSubmatch(u)
 		if m == nil {
 			continue
 		}
-		n, err := strconv.Atoi(m[1])
-		if err != nil || n < want || u != r.instance(n) {
-			continue
+		if n, err := strconv.Atoi(m[1]); err == nil && u == r.instance(n) {
+			out[n] = u
 		}
-		out = append(out, numbered{n, u})
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].n < out[j].n })
-	names := make([]string, len(out))
-	for i, o := range out {
-		names[i] = o.unit
+	return out
+}
+
+// beyond lists the loaded instances numbered want or above, in order.
+func (r *Reloader) beyond(loaded []string, want int) []string {
+	var names []string
+	for _, n := range sortedKeys(r.numbers(loaded)) {
+		if n >= want {
+			names = append(names, r.instance(n))
+		}
 	}
 	return names
 }
 
-// roll starts or restarts one instance and checks it came back ready with
-// a new main process.
-func (r *Reloader) roll(ctx context.Context, unit, action string, oldPID uint32, idx, total int) (Step, error) {
-	step := Step{Unit: unit, Action: action, OldPID: oldPID}
+func sortedKeys(m map[int]string) []int {
+	keys := make([]int, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Ints(keys)
+	return keys
+}
+
+// step does one planned step and reports it as it begins and ends. A start
+// or restart must come back ready with a new main process, then pass the
+// hold; a stop must finish its job.
+func (r *Reloader) step(ctx context.Context, step Step, idx, total int) (Step, error) {
 	r.emit(Event{Step: step, Index: idx, Total: total})
 	start := time.Now()
-	err := r.rollOne(ctx, &step)
-	step.Ready = time.Since(start)
-	if err == nil && r.Hold > 0 {
-		err = r.hold(ctx, step.Unit, step.NewPID)
+	var err error
+	if step.Action == ActionStop {
+		var result string
+		if result, err = r.Systemd.Stop(ctx, step.Unit); err == nil && result != "done" {
+			err = fmt.Errorf("job %s", result)
+		}
+	} else {
+		var ready Unit
+		ready, err = r.rollOne(ctx, &step)
+		step.Ready = time.Since(start)
+		if err == nil && r.Hold > 0 {
+			err = r.hold(ctx, ready)
+		}
 	}
 	step.Took = time.Since(start)
 	if err != nil {
@@ -241,16 +245,18 @@ func (r *Reloader) roll(ctx context.Context, unit, action string, oldPID uint32,
 	return step, err
 }
 
-func (r *Reloader) rollOne(ctx context.Context, step *Step) error {
+// rollOne starts or restarts an instance and returns its state once the
+// job is done and it is active with a new main process.
+func (r *Reloader) rollOne(ctx context.Context, step *Step) (Unit, error) {
 	sd := r.Systemd
 	// A deliberate restart must not count towards the crash-loop limit,
 	// and an instance stopped by that limit must be startable again.
 	if err := sd.ResetFailed(ctx, step.Unit); err != nil {
-		return err
+		return Unit{}, err
 	}
 	if r.GuardDir != "" {
 		if err := ClearGuard(r.GuardDir, step.Unit); err != nil {
-			return err
+			return Unit{}, err
 		}
 	}
 	var result string
@@ -261,46 +267,42 @@ func (r *Reloader) rollOne(ctx context.Context, step *Step) error {
 		result, err = sd.Start(ctx, step.Unit)
 	}
 	if err != nil {
-		return err
+		return Unit{}, err
 	}
-	u, uerr := sd.Unit(ctx, step.Unit)
-	if uerr != nil {
-		return uerr
+	u, err := sd.Unit(ctx, step.Unit)
+	if err != nil {
+		return Unit{}, err
 	}
 	step.NewPID = u.MainPID
 	if result != "done" {
-		return fmt.Errorf("job %s%s", result, describe(u))
+		return u, fmt.Errorf("job %s%s", result, describe(u))
 	}
 	switch {
 	case u.ActiveState != "active":
-		return fmt.Errorf("not active after the %s but %s/%s%s", step.Action, u.ActiveState, u.SubState, describe(u))
+		return u, fmt.Errorf("not active after the %s but %s/%s%s", step.Action, u.ActiveState, u.SubState, describe(u))
 	case u.MainPID == 0:
-		return errors.New("active but has no main process")
+		return u, errors.New("active but has no main process")
 	case step.Action == ActionRestart && u.MainPID == step.OldPID:
-		return fmt.Errorf("main PID %d did not change", u.MainPID)
+		return u, fmt.Errorf("main PID %d did not change", u.MainPID)
 	}
-	return nil
+	return u, nil
 }
 
-// hold watches a ready instance for r.Hold: it must stay active with the
-// same main PID and restart count. Any restart changes both, so polling
-// cannot miss one.
-func (r *Reloader) hold(ctx context.Context, unit string, pid uint32) error {
-	first, err := r.Systemd.Unit(ctx, unit)
-	if err != nil {
-		return err
-	}
+// hold watches an instance for r.Hold from the state it was ready in: it
+// must stay active with the same main PID and restart count. Any restart
+// changes both, so polling cannot miss one.
+func (r *Reloader) hold(ctx context.Context, ready Unit) error {
 	poll := r.HoldPoll
 	if poll <= 0 {
 		poll = 100 * time.Millisecond
 	}
 	end := time.Now().Add(r.Hold)
 	for {
-		u, err := r.Systemd.Unit(ctx, unit)
+		u, err := r.Systemd.Unit(ctx, ready.Name)
 		if err != nil {
 			return err
 		}
-		if u.ActiveState != "active" || u.MainPID != pid || u.NRestarts != first.NRestarts {
+		if u.ActiveState != "active" || u.MainPID != ready.MainPID || u.NRestarts != ready.NRestarts {
 			return fmt.Errorf("died during the %s hold after READY=1: now %s/%s, pid %d, %d restarts%s",
 				r.Hold, u.ActiveState, u.SubState, u.MainPID, u.NRestarts, describe(u))
 		}
@@ -314,22 +316,6 @@ func (r *Reloader) hold(ctx context.Context, unit string, pid uint32) error {
 		case <-time.After(min(poll, left)):
 		}
 	}
-}
-
-func (r *Reloader) stop(ctx context.Context, unit string, pid uint32, idx, total int) (Step, error) {
-	step := Step{Unit: unit, Action: ActionStop, OldPID: pid}
-	r.emit(Event{Step: step, Index: idx, Total: total})
-	start := time.Now()
-	result, err := r.Systemd.Stop(ctx, unit)
-	if err == nil && result != "done" {
-		err = fmt.Errorf("job %s", result)
-	}
-	step.Took = time.Since(start)
-	if err != nil {
-		step.Error = err.Error()
-	}
-	r.emit(Event{Step: step, Done: true, Index: idx, Total: total})
-	return step, err
 }
 
 // describe adds what systemd knows of why a unit is not running.

@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
-	"strconv"
 )
 
 // DefaultReportPath keeps the outcome of the last rollout.
@@ -35,23 +33,11 @@ func (r *Reloader) Status(ctx context.Context, want int) (Status, error) {
 	if err != nil {
 		return st, err
 	}
-	names := map[int]string{}
+	names := r.numbers(loaded)
 	for i := 0; i < want; i++ {
 		names[i] = r.instance(i)
 	}
-	for _, u := range loaded {
-		if m := instanceNum.FindStringSubmatch(u); m != nil {
-			if n, err := strconv.Atoi(m[1]); err == nil && u == r.instance(n) {
-				names[n] = u
-			}
-		}
-	}
-	nums := make([]int, 0, len(names))
-	for n := range names {
-		nums = append(nums, n)
-	}
-	sort.Ints(nums)
-	for _, n := range nums {
+	for _, n := range sortedKeys(names) {
 		u, err := r.Systemd.Unit(ctx, names[n])
 		if err != nil {
 			return st, err
