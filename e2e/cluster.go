@@ -88,22 +88,46 @@ func copyFile(src, dst string, mode os.FileMode) error {
 	return os.Rename(tmp, dst)
 }
 
-// MainPIDs returns each instance's main PID, 0 when it has none.
+// MainPID returns a unit's main PID, 0 when it has none.
+func (m *Machine) MainPID(ctx context.Context, unit string) (int, error) {
+	s, err := m.Run(ctx, "systemctl", "show", "-P", "MainPID", unit)
+	if err != nil {
+		return 0, err
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(s))
+	if err != nil {
+		return 0, fmt.Errorf("MainPID of %s: %q", unit, s)
+	}
+	return pid, nil
+}
+
+// MainPIDs returns the main PID of app@0 … app@n-1.
 func (m *Machine) MainPIDs(ctx context.Context, n int) (map[string]int, error) {
 	out := map[string]int{}
 	for i := 0; i < n; i++ {
-		unit := units.Instance(i)
-		s, err := m.Run(ctx, "systemctl", "show", "-P", "MainPID", unit)
+		pid, err := m.MainPID(ctx, units.Instance(i))
 		if err != nil {
 			return nil, err
 		}
-		pid, err := strconv.Atoi(strings.TrimSpace(s))
-		if err != nil {
-			return nil, fmt.Errorf("MainPID of %s: %q", unit, s)
-		}
-		out[unit] = pid
+		out[units.Instance(i)] = pid
 	}
 	return out, nil
+}
+
+// ConfiguredInstances is the instance count the installed configuration
+// asks for, as `app-reloader check --json` reports it.
+func (m *Machine) ConfiguredInstances(ctx context.Context) (int, error) {
+	out, err := m.Run(ctx, "app-reloader", "check", "--json")
+	if err != nil {
+		return 0, fmt.Errorf("%w: %s", err, out)
+	}
+	var check struct {
+		Instances int `json:"instances"`
+	}
+	if err := json.Unmarshal([]byte(out), &check); err != nil {
+		return 0, fmt.Errorf("app-reloader check --json: %q: %w", out, err)
+	}
+	return check.Instances, nil
 }
 
 // ActiveStates returns `systemctl is-active` of each unit.

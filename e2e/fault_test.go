@@ -85,8 +85,9 @@ func (c *cluster) waitNewPID(t *testing.T, unit string, old int, timeout time.Du
 	deadline := time.Now().Add(timeout)
 	for time.Now().Before(deadline) {
 		if c.ActiveStates(c.ctx, unit)[0] == "active" {
-			pid := c.run(t, "systemctl", "show", "-P", "MainPID", unit)
-			if pid != fmt.Sprintf("%d\n", old) && pid != "0\n" {
+			pid, err := c.MainPID(c.ctx, unit)
+			require.NoError(t, err)
+			if pid != old && pid != 0 {
 				return nil
 			}
 		}

@@ -67,7 +67,7 @@ func run(ctx context.Context, oldDeb, newDeb string) error {
 	if err := m.Stream(ctx, indent("   | "), "sh", "-c", "cd /root && apt-get install -y ./"+filepath.Base(oldDeb)+" 2>&1 | grep -E '^(Setting up|Created symlink)'"); err != nil {
 		return err
 	}
-	n, err := instances(ctx, m)
+	n, err := m.ConfiguredInstances(ctx)
 	if err != nil {
 		return err
 	}
@@ -138,18 +138,6 @@ func run(ctx context.Context, oldDeb, newDeb string) error {
 		return fmt.Errorf("%d requests failed", res.Failed())
 	}
 	return nil
-}
-
-func instances(ctx context.Context, m *e2e.Machine) (int, error) {
-	out, err := m.Run(ctx, "app-reloader", "check")
-	if err != nil {
-		return 0, fmt.Errorf("%w: %s", err, out)
-	}
-	var n int
-	if _, err := fmt.Sscanf(out[strings.Index(out, "(")+1:], "%d instances", &n); err != nil {
-		return 0, fmt.Errorf("app-reloader check: %q: %w", out, err)
-	}
-	return n, nil
 }
 
 // versionsBy is the versions each instance answered with, joined.
