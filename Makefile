@@ -37,6 +37,7 @@ e2e-deps:
 	@[ "$$(id -u)" = 0 ] || { echo "make e2e: the systemd tests boot containers and need root" >&2; exit 1; }
 	@missing=""; command -v systemd-nspawn >/dev/null || missing="$$missing systemd-container"; \
 	command -v lintian >/dev/null || missing="$$missing lintian"; \
+	command -v curl >/dev/null || missing="$$missing curl"; \
 	if [ -n "$$missing" ]; then echo "installing$$missing"; apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; fi
 

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"sort"
 	"strings"
 
@@ -105,4 +106,24 @@ func names(byName map[string][]net.Listener) []string {
 	}
 	sort.Strings(ns)
 	return ns
+}
+
+// ListenUnix listens on a Unix stream socket at path, a socket the process
+// owns itself (such as an instance's own probe address). A socket file left
+// at path by an earlier process is replaced; any other file is an error.
+// Closing the listener removes the file.
+func ListenUnix(path string) (net.Listener, error) {
+	if fi, err := os.Lstat(path); err == nil {
+		if fi.Mode()&os.ModeSocket == 0 {
+			return nil, fmt.Errorf("listen on %s: exists and is not a socket", path)
+		}
+		if err := os.Remove(path); err != nil {
+			return nil, fmt.Errorf("listen on %s: remove the stale socket: %w", path, err)
+		}
+	}
+	l, err := net.Listen("unix", path)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s: %w", path, err)
+	}
+	return l, nil
 }

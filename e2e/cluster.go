@@ -155,6 +155,26 @@ func (m *Machine) WaitActive(ctx context.Context, timeout time.Duration, unitNam
 	}
 }
 
+// WaitInactive waits until no unit is active or activating (inactive,
+// failed, or not loaded at all).
+func (m *Machine) WaitInactive(ctx context.Context, timeout time.Duration, unitNames ...string) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		states := m.ActiveStates(ctx, unitNames...)
+		done := len(states) == len(unitNames)
+		for _, s := range states {
+			done = done && (s == "inactive" || s == "failed")
+		}
+		if done {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("after %s, %v are %v", timeout, unitNames, states)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
 // UnitEvent is one of the manager's messages about an instance.
 type UnitEvent struct {
 	At   time.Time
@@ -162,7 +182,7 @@ type UnitEvent struct {
 	Unit string
 }
 
-var eventRE = regexp.MustCompile(`^(Stopping|Stopped|Starting|Started) (app@[0-9]+\.service)\b`)
+var eventRE = regexp.MustCompile(`^(Stopping|Stopped|Starting|Started) (app@(?:[0-9]+|spare)\.service)\b`)
 
 // Events reads systemd's own log lines about instances since a time.
 func (m *Machine) Events(ctx context.Context, since time.Time) ([]UnitEvent, error) {
@@ -191,12 +211,15 @@ func (m *Machine) Events(ctx context.Context, since time.Time) ([]UnitEvent, err
 	return evs, nil
 }
 
-// MaxDown is the largest number of instances that were down at once
-// (between Stopping and Started) according to the events.
+// MaxDown is the largest number of regular instances (not the spare) that
+// were down at once (between Stopping and Started) according to the events.
 func MaxDown(evs []UnitEvent) int {
 	down := map[string]bool{}
 	most := 0
 	for _, e := range evs {
+		if e.Unit == units.Spare {
+			continue
+		}
 		switch e.Verb {
 		case "Stopping", "Stopped", "Starting":
 			down[e.Unit] = true
@@ -206,6 +229,26 @@ func MaxDown(evs []UnitEvent) int {
 		most = max(most, len(down))
 	}
 	return most
+}
+
+// MinUp is the fewest instances, the spare included, that were serving at
+// once according to the events, from the set serving when they begin.
+func MinUp(evs []UnitEvent, serving []string) int {
+	up := map[string]bool{}
+	for _, u := range serving {
+		up[u] = true
+	}
+	least := len(up)
+	for _, e := range evs {
+		switch e.Verb {
+		case "Stopping", "Stopped", "Starting":
+			delete(up, e.Unit)
+		case "Started":
+			up[e.Unit] = true
+		}
+		least = min(least, len(up))
+	}
+	return least
 }
 
 // StartupTimes returns, per instance, the time from Starting to Started

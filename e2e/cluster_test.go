@@ -199,8 +199,9 @@ func TestClusterStartsAndServes(t *testing.T) {
 }
 
 // checkRollout checks one rolling reload under load, checked the same way whatever
-// started it.
-func (c *cluster) checkRollout(t *testing.T, how string, n int, before map[string]int, since time.Time, version string) {
+// started it. With surge, a spare carried the capacity: never fewer than n
+// instances served.
+func (c *cluster) checkRollout(t *testing.T, how string, n int, before map[string]int, since time.Time, version string, surge bool) {
 	t.Helper()
 	after := c.pids(t, n)
 	for u, pid := range before {
@@ -212,11 +213,21 @@ func (c *cluster) checkRollout(t *testing.T, how string, n int, before map[strin
 	assert.Equal(t, 1, MaxDown(evs), "%s: exactly one instance down at a time; events %v", how, evs)
 	var order []string
 	for _, e := range evs {
-		if e.Verb == "Stopping" {
+		if e.Verb == "Stopping" && e.Unit != units.Spare {
 			order = append(order, e.Unit)
 		}
 	}
 	assert.Equal(t, c.instances(n), order, "%s: instances restarted in order", how)
+	least := MinUp(evs, c.instances(n))
+	if surge {
+		assert.GreaterOrEqual(t, least, n, "%s: the spare kept %d instances serving throughout; events %v", how, n, evs)
+		assert.Equal(t, "Stopped", evs[len(evs)-1].Verb, "%s: the spare is stopped last", how)
+		assert.Equal(t, units.Spare, evs[len(evs)-1].Unit, "%s: the spare is stopped last", how)
+		assert.Equal(t, []string{"inactive"}, c.ActiveStates(c.ctx, units.Spare), "%s: no spare left running", how)
+	} else {
+		assert.Equal(t, n-1, least, "%s: without a spare, one instance is down at a time", how)
+	}
+	t.Logf("%s: fewest instances serving at once %d of %d", how, least, n)
 	total := evs[len(evs)-1].At.Sub(evs[0].At)
 	var sum time.Duration
 	for _, d := range StartupTimes(evs) {
@@ -246,17 +257,22 @@ func TestRollingReloadUnderLoad(t *testing.T) {
 	rep, out, err := c.reload(t)
 	require.NoError(t, err, out)
 	assert.True(t, rep.OK)
-	require.Len(t, rep.Steps, n)
+	assert.True(t, rep.Surge, "surge is on by default: %s", rep.SurgeNote)
+	require.Len(t, rep.Steps, n+2)
+	assert.Equal(t, reloader.Step{Unit: units.Spare, Action: reloader.ActionSurge}, reloader.Step{Unit: rep.Steps[0].Unit, Action: rep.Steps[0].Action})
+	assert.Equal(t, reloader.Step{Unit: units.Spare, Action: reloader.ActionStop}, reloader.Step{Unit: rep.Steps[n+1].Unit, Action: rep.Steps[n+1].Action})
 	var stepSum time.Duration
-	for i, s := range rep.Steps {
+	for i, s := range rep.Steps[1 : n+1] {
 		assert.Equal(t, units.Instance(i), s.Unit)
 		assert.Equal(t, reloader.ActionRestart, s.Action)
 		assert.Equal(t, uint32(before[s.Unit]), s.OldPID)
 		stepSum += s.Took
 	}
-	assert.Contains(t, out, "[1/3] app@0.service: restarting", "progress is printed as it goes")
-	t.Logf("app-reloader reload: total %s, sum of steps %s", rep.Took.Round(time.Millisecond), stepSum.Round(time.Millisecond))
-	c.checkRollout(t, "app-reloader reload", n, before, since, "2")
+	assert.Contains(t, out, "[1/5] app@spare.service: starting the spare", "progress is printed as it goes")
+	assert.Contains(t, out, "[2/5] app@0.service: restarting")
+	t.Logf("app-reloader reload: total %s, sum of the restart steps %s, spare up in %s, down in %s", rep.Took.Round(time.Millisecond),
+		stepSum.Round(time.Millisecond), rep.Steps[0].Took.Round(time.Millisecond), rep.Steps[n+1].Took.Round(time.Millisecond))
+	c.checkRollout(t, "app-reloader reload", n, before, since, "2", true)
 
 	// Version 3 through systemctl reload-or-restart app.target.
 	time.Sleep(500 * time.Millisecond)
@@ -265,7 +281,7 @@ func TestRollingReloadUnderLoad(t *testing.T) {
 	start := time.Now()
 	c.run(t, "systemctl", "reload-or-restart", units.Target)
 	t.Logf("systemctl reload-or-restart app.target returned after %s", time.Since(start).Round(time.Millisecond))
-	c.checkRollout(t, "systemctl reload-or-restart", n, before, since, "3")
+	c.checkRollout(t, "systemctl reload-or-restart", n, before, since, "3", true)
 
 	time.Sleep(500 * time.Millisecond)
 	res := l.Stop()
@@ -276,6 +292,11 @@ func TestRollingReloadUnderLoad(t *testing.T) {
 	st := c.run(t, "app-reloader", "status")
 	assert.Contains(t, st, "last rollout: ok")
 	c.assertNoStopTimeouts(t)
+
+	// The spare runs only during a rollout.
+	out, err = c.Run(c.ctx, "systemctl", "start", units.Spare)
+	assert.Error(t, err, "starting the spare outside a rollout is refused")
+	assert.Contains(t, out, "Unit app-rollout.scope not found")
 
 	// Only one rollout at a time: a second one is refused while the first
 	// holds the lock (each instance takes 300 ms to warm up).
@@ -307,47 +328,62 @@ func TestBrokenReleaseHalts(t *testing.T) {
 	for _, tc := range []struct {
 		name, config, reason string
 	}{
-		{"exits at start", "instances = 3\nscript = \"/bin/false\"\n", "result exit-code, exit status 1"},
-		{"never ready", "instances = 3\nscript = \"/bin/sleep\"\nargs = [\"600\"]\nlisten_timeout = \"2s\"\n", "result timeout"},
+		{"exits at start", "script = \"/bin/false\"\n", "result exit-code, exit status 1"},
+		{"never ready", "script = \"/bin/sleep\"\nargs = [\"600\"]\nlisten_timeout = \"2s\"\n", "result timeout"},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			const n = 3
-			c := newCluster(t, "instances = 3\n")
-			require.NoError(t, c.WaitActive(c.ctx, 30*time.Second, c.instances(n)...))
-			l := c.load(t)
-			time.Sleep(500 * time.Millisecond)
+		for _, surge := range []bool{true, false} {
+			t.Run(fmt.Sprintf("%s/surge=%v", tc.name, surge), func(t *testing.T) {
+				const n = 3
+				base := fmt.Sprintf("instances = 3\nsurge = %v\n", surge)
+				c := newCluster(t, base)
+				require.NoError(t, c.WaitActive(c.ctx, 30*time.Second, c.instances(n)...))
+				l := c.load(t)
+				time.Sleep(500 * time.Millisecond)
 
-			before := c.pids(t, n)
-			require.NoError(t, c.WriteConfig(c.config(tc.config)))
-			rep, out, err := c.reload(t)
-			require.Error(t, err, "a failed rollout exits non-zero")
-			assert.Contains(t, out, "app-reloader reload: restart app@0.service: job ")
-			assert.Contains(t, out, tc.reason)
-			require.NotNil(t, rep.Failure, out)
-			assert.Equal(t, "app@0.service", rep.Failure.Unit)
-			assert.NotEmpty(t, rep.Failure.Journal, "the failure shows the instance's last log lines")
-			require.Len(t, rep.Steps, 1, "the rollout halts on the first instance")
+				before, since := c.pids(t, n), time.Now()
+				require.NoError(t, c.WriteConfig(c.config(base+tc.config)))
+				rep, out, err := c.reload(t)
+				require.Error(t, err, "a failed rollout exits non-zero")
+				assert.Contains(t, out, tc.reason)
+				require.NotNil(t, rep.Failure, out)
+				assert.NotEmpty(t, rep.Failure.Journal, "the failure shows the instance's last log lines")
+				after := c.pids(t, n)
+				evs, err := c.Events(c.ctx, since)
+				require.NoError(t, err)
+				least := MinUp(evs, c.instances(n))
+				if surge {
+					assert.Contains(t, out, "app-reloader reload: surge app@spare.service: job ")
+					assert.Contains(t, out, "no instance was touched")
+					assert.Equal(t, units.Spare, rep.Failure.Unit)
+					assert.True(t, rep.Failure.Spare)
+					assert.Equal(t, before, after, "caught on the spare: every instance keeps its old process")
+					assert.Equal(t, n, least, "capacity never dropped below %d; events %v", n, evs)
+					assert.Equal(t, []string{"inactive"}, c.ActiveStates(c.ctx, units.Spare), "the failed spare is not left behind")
+				} else {
+					assert.Contains(t, out, "app-reloader reload: restart app@0.service: job ")
+					assert.Equal(t, "app@0.service", rep.Failure.Unit)
+					require.Len(t, rep.Steps, 1, "the rollout halts on the first instance")
+					for _, u := range c.instances(n)[1:] {
+						assert.Equal(t, before[u], after[u], "%s keeps its old process", u)
+					}
+				}
+				time.Sleep(time.Second)
+				res := l.Stop()
+				t.Logf("load through the failed rollout: %s; fewest instances serving %d of %d", res.Summary(), least, n)
+				assert.Zero(t, res.Failed(), "failed requests: %v", res.Errors(10))
+				assert.Contains(t, c.run(t, "app-reloader", "status"), "last rollout: FAILED")
 
-			after := c.pids(t, n)
-			for _, u := range c.instances(n)[1:] {
-				assert.Equal(t, before[u], after[u], "%s keeps its old process", u)
-			}
-			time.Sleep(time.Second)
-			res := l.Stop()
-			t.Logf("load through the failed rollout: %s", res.Summary())
-			assert.Zero(t, res.Failed(), "failed requests: %v", res.Errors(10))
-			assert.Contains(t, c.run(t, "app-reloader", "status"), "last rollout: FAILED")
-
-			// Fixing the release and reloading recovers.
-			require.NoError(t, c.WriteConfig(c.config("instances = 3\n")))
-			_, out, err = c.reload(t)
-			require.NoError(t, err, out)
-			require.NoError(t, c.WaitActive(c.ctx, 10*time.Second, c.instances(n)...))
-			// Regression: the crash-looping instance used to switch the shared
-			// socket to blocking mode, and healthy instances then hung in
-			// their drain until SIGKILL.
-			c.assertNoStopTimeouts(t)
-		})
+				// Fixing the release and reloading recovers.
+				require.NoError(t, c.WriteConfig(c.config(base)))
+				_, out, err = c.reload(t)
+				require.NoError(t, err, out)
+				require.NoError(t, c.WaitActive(c.ctx, 10*time.Second, c.instances(n)...))
+				// Regression: the crash-looping instance used to switch the shared
+				// socket to blocking mode, and healthy instances then hung in
+				// their drain until SIGKILL.
+				c.assertNoStopTimeouts(t)
+			})
+		}
 	}
 }
 
@@ -359,13 +395,13 @@ func TestScaleUpAndDown(t *testing.T) {
 	require.NoError(t, c.WriteConfig(c.config("instances = 4\n")))
 	rep, out, err := c.reload(t)
 	require.NoError(t, err, out)
-	assert.Equal(t, []string{"restart", "restart", "start", "start"}, actions(rep))
+	assert.Equal(t, []string{"surge", "restart", "restart", "start", "start", "stop"}, actions(rep))
 	assert.Equal(t, []string{"active", "active", "active", "active"}, c.ActiveStates(c.ctx, c.instances(4)...))
 
 	require.NoError(t, c.WriteConfig(c.config("instances = 1\n")))
 	rep, out, err = c.reload(t)
 	require.NoError(t, err, out)
-	assert.Equal(t, []string{"restart", "stop", "stop", "stop"}, actions(rep))
+	assert.Equal(t, []string{"surge", "restart", "stop", "stop", "stop", "stop"}, actions(rep))
 	assert.Equal(t, []string{"active", "inactive", "inactive", "inactive"}, c.ActiveStates(c.ctx, c.instances(4)...))
 
 	// After a reboot-equivalent daemon-reload, only app@0 is wanted.
@@ -419,7 +455,9 @@ func TestHoldCatchesCrashAfterReady(t *testing.T) {
 	rep, out, err := c.reload(t)
 	require.NoError(t, err, out)
 	for _, s := range rep.Steps {
-		assert.GreaterOrEqual(t, s.Took-s.Ready, time.Second, "%s was held for min_uptime", s.Unit)
+		if s.Action != reloader.ActionStop {
+			assert.GreaterOrEqual(t, s.Took-s.Ready, time.Second, "%s was held for min_uptime", s.Unit)
+		}
 	}
 	assert.Contains(t, out, ", stayed up 1")
 
@@ -432,14 +470,58 @@ func TestHoldCatchesCrashAfterReady(t *testing.T) {
 	time.Sleep(500 * time.Millisecond)
 	res := l.Stop()
 	require.Error(t, err, out)
-	assert.Contains(t, out, "restart app@0.service: died during the 3s hold after READY=1")
+	assert.Contains(t, out, "surge app@spare.service: died during the 3s hold after READY=1")
 	require.NotNil(t, rep.Failure)
-	assert.Equal(t, "app@0.service", rep.Failure.Unit)
-	require.Len(t, rep.Steps, 1, "halted on the first instance")
-	after := c.pids(t, n)
-	for _, u := range c.instances(n)[1:] {
-		assert.Equal(t, before[u], after[u], "%s keeps its old process", u)
-	}
+	assert.Equal(t, units.Spare, rep.Failure.Unit, "caught on the spare")
+	assert.Equal(t, []string{"surge", "stop"}, actions(rep))
+	assert.Equal(t, before, c.pids(t, n), "every instance keeps its old process")
 	// The killed instance drops what it had in flight; the others serve on.
 	t.Logf("load through the crash-after-ready rollout: %s; errors %v", res.Summary(), res.Errors(3))
+}
+
+// The HTTP probe reaches each instance through its own socket, passes a
+// healthy release and halts one whose health check fails: on the spare
+// with surge, on the first instance without.
+func TestHealthProbe(t *testing.T) {
+	const n = 2
+	base := "instances = 2\nprobe_path = \"/healthz\"\nprobe_timeout = \"2s\"\n"
+	c := newCluster(t, base)
+	require.NoError(t, c.WaitActive(c.ctx, 30*time.Second, c.instances(n)...))
+	for i := 0; i < n; i++ {
+		out := c.run(t, "curl", "-sSi", "--max-time", "5", "--unix-socket", units.ProbeSocket(fmt.Sprint(i)), "http://app/healthz")
+		assert.Contains(t, out, fmt.Sprintf("X-Instance: %d", i), "app@%d answers on its own probe socket", i)
+	}
+	l := c.load(t)
+
+	rep, out, err := c.reload(t)
+	require.NoError(t, err, out)
+	assert.True(t, rep.OK)
+
+	sick := "[env]\nAPP_HEALTHZ_STATUS = \"503\"\n"
+	for _, tc := range []struct{ config, want, unit string }{
+		{base + sick, "surge app@spare.service: health probe failed: GET /healthz via /run/app/probe/spare.sock: status 503", units.Spare},
+		{base + "surge = false\n" + sick, "restart app@0.service: health probe failed: GET /healthz via /run/app/probe/0.sock: status 503", "app@0.service"},
+	} {
+		before := c.pids(t, n)
+		require.NoError(t, c.WriteConfig(c.config(tc.config)))
+		rep, out, err = c.reload(t)
+		require.Error(t, err, out)
+		assert.Contains(t, out, tc.want)
+		require.NotNil(t, rep.Failure, out)
+		assert.Equal(t, tc.unit, rep.Failure.Unit)
+		after := c.pids(t, n)
+		assert.Equal(t, before["app@1.service"], after["app@1.service"], "app@1 keeps its old process")
+		if tc.unit == units.Spare {
+			assert.Equal(t, before, after, "caught on the spare: no instance touched")
+		}
+	}
+
+	require.NoError(t, c.WriteConfig(c.config(base)))
+	_, out, err = c.reload(t)
+	require.NoError(t, err, out)
+	res := l.Stop()
+	t.Logf("load through the probed rollouts: %s", res.Summary())
+	// The unhealthy app@0 of the run without surge still served traffic:
+	// the probe, not the load, is what judges it.
+	assert.Zero(t, res.Failed(), "failed requests: %v", res.Errors(10))
 }

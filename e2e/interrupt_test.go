@@ -9,6 +9,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"example.com/app/units"
 )
 
 // An operator's Ctrl-C, a CI job's SIGTERM or a SIGKILL in the middle of a
@@ -34,9 +36,13 @@ func TestInterruptedRollout(t *testing.T) {
 			for c.ActiveStates(c.ctx, "app@1.service")[0] == "active" && time.Now().Before(deadline) {
 				time.Sleep(20 * time.Millisecond)
 			}
+			require.Equal(t, []string{"active"}, c.ActiveStates(c.ctx, units.Spare), "the spare serves during the rollout")
 			c.run(t, "pkill", "-"+sig, "-x", "app-reloader")
 			out := <-done
 			require.NoError(t, c.WaitActive(c.ctx, 30*time.Second, c.instances(n)...), "no instance is left stopped")
+			// Stopped by the reloader on SIGTERM; by systemd when the reloader
+			// was killed and its scope ended (BindsTo=).
+			require.NoError(t, c.WaitInactive(c.ctx, 15*time.Second, units.Spare, units.RolloutScope), "no spare is left running")
 			time.Sleep(500 * time.Millisecond)
 			res := l.Stop()
 			t.Logf("SIG%s mid-rollout: %s\n%s", sig, res.Summary(), out)
@@ -56,7 +62,7 @@ func TestInterruptedRollout(t *testing.T) {
 			rep, out, err := c.reload(t)
 			require.NoError(t, err, out)
 			assert.True(t, rep.OK)
-			assert.Len(t, rep.Steps, n)
+			assert.Len(t, rep.Steps, n+2, "spare, %d instances, spare", n)
 			assert.False(t, strings.Contains(out, "another rollout is running"))
 		})
 	}

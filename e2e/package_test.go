@@ -95,7 +95,7 @@ func TestPackageLifecycle(t *testing.T) {
 		assert.Contains(t, out, "app: rolling the cluster over to the new release")
 		assert.Contains(t, out, "rollout done")
 		assert.Zero(t, res.Failed(), "failed requests: %v", res.Errors(10))
-		c.checkRollout(t, "dpkg -i v2", n, before, since, "2.0.0")
+		c.checkRollout(t, "dpkg -i v2", n, before, since, "2.0.0", true)
 		c.assertNoStopTimeouts(t)
 	})
 
@@ -109,13 +109,15 @@ func TestPackageLifecycle(t *testing.T) {
 		t.Logf("dpkg -i broken v3 under load: %s", res.Summary())
 		require.NoError(t, err, "the package still configures:\n%s", out)
 		assert.Contains(t, out, "THE ROLLING RELOAD FAILED")
-		assert.Contains(t, out, "app@0.service")
+		assert.Contains(t, out, "rollout FAILED at app@spare.service", "caught on the spare")
+		assert.Contains(t, out, "no instance was touched")
 		assert.Contains(t, out, "broken release: cannot start", "the failure shows the instance's log")
 		assert.Zero(t, res.Failed(), "failed requests: %v", res.Errors(10))
 		after := c.pids(t, n)
-		for _, u := range c.instances(n)[1:] {
+		for _, u := range c.instances(n) {
 			assert.Equal(t, before[u], after[u], "%s keeps its v2 process", u)
 		}
+		assert.Equal(t, []string{"inactive"}, c.ActiveStates(ctx, units.Spare), "no spare left running")
 		assert.Equal(t, []string{"2.0.0"}, keys(versions()), "only v2 answers")
 		assert.Contains(t, c.run(t, "dpkg-query", "-W", "-f", "${Status} ${Version}", "app"), "install ok installed 3.0.0")
 	})

@@ -92,7 +92,11 @@ func CLI(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	defer sd.Close()
-	r := &Reloader{Systemd: sd, Logger: log, Hold: cfg.MinUptime.Std(), GuardDir: DefaultGuardDir}
+	r := &Reloader{Systemd: sd, Logger: log, Hold: cfg.MinUptime.Std(), GuardDir: DefaultGuardDir,
+		Surge: cfg.Surge, MemoryLimit: cfg.MaxMemoryRestart.Bytes()}
+	if cfg.ProbePath != "" {
+		r.Probe = &Probe{Path: string(cfg.ProbePath), Timeout: cfg.ProbeTimeout.Std()}
+	}
 
 	if cmd == "status" {
 		st, err := r.Status(ctx, cfg.Count())

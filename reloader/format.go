@@ -13,12 +13,18 @@ func WriteEvent(w io.Writer, e Event) {
 	switch {
 	case !e.Done && e.Action == ActionRestart:
 		fmt.Fprintf(w, "%s %s: restarting (pid %d)…\n", pos, e.Unit, e.OldPID)
+	case !e.Done && e.Action == ActionSurge:
+		fmt.Fprintf(w, "%s %s: starting the spare…\n", pos, e.Unit)
 	case !e.Done:
 		fmt.Fprintf(w, "%s %s: %s…\n", pos, e.Unit, map[string]string{ActionStart: "starting", ActionStop: "stopping"}[e.Action])
 	case e.Error != "":
 		fmt.Fprintf(w, "%s %s: FAILED after %s: %s\n", pos, e.Unit, round(e.Took), e.Error)
+	case e.Action == ActionStop && e.OldPID == 0:
+		fmt.Fprintf(w, "%s %s: not running\n", pos, e.Unit)
 	case e.Action == ActionStop:
 		fmt.Fprintf(w, "%s %s: stopped pid %d in %s\n", pos, e.Unit, e.OldPID, round(e.Took))
+	case e.Action == ActionSurge:
+		fmt.Fprintf(w, "%s %s: spare ready as pid %d in %s%s; restarting the others\n", pos, e.Unit, e.NewPID, round(e.Ready), held(e.Step))
 	case e.Action == ActionStart:
 		fmt.Fprintf(w, "%s %s: started, ready as pid %d in %s%s\n", pos, e.Unit, e.NewPID, round(e.Ready), held(e.Step))
 	default:
@@ -44,11 +50,18 @@ func WriteReport(w io.Writer, rep Report) {
 				fmt.Fprintf(w, "  %s\n", l)
 			}
 		}
-		fmt.Fprintln(w, "instances after it were not touched.")
+		if rep.Failure.Spare {
+			fmt.Fprintln(w, "caught on the spare: no instance was touched; the running ones keep serving.")
+		} else {
+			fmt.Fprintln(w, "instances after it were not touched.")
+		}
 		return
 	}
 	if rep.OK {
 		fmt.Fprintf(w, "\nrollout done: %d instances in %s\n", rep.Instances, round(rep.Took))
+		if rep.SurgeNote != "" {
+			fmt.Fprintf(w, "without a spare: %s\n", rep.SurgeNote)
+		}
 	} else {
 		fmt.Fprintf(w, "\nrollout NOT complete after %s: %s\n", round(rep.Took), rep.Error)
 	}

@@ -9,6 +9,8 @@ import (
 	"sort"
 	"strconv"
 	"time"
+
+	"example.com/app/units"
 )
 
 // ErrRolloutFailed is wrapped by the error of a rollout that halted.
@@ -27,6 +29,9 @@ const (
 	ActionStart   = "start"
 	ActionRestart = "restart"
 	ActionStop    = "stop"
+	// ActionSurge starts the spare instance of the new release before any
+	// other is touched.
+	ActionSurge = "surge"
 )
 
 // Step is what the rollout did to one instance.
@@ -45,6 +50,8 @@ type Failure struct {
 	Unit    string   `json:"unit"`
 	Reason  string   `json:"reason"`
 	Journal []string `json:"journal,omitempty"`
+	// Spare: the release failed on the surge spare; nothing else was touched.
+	Spare bool `json:"spare,omitempty"`
 }
 
 // Report is the outcome of one rollout.
@@ -53,9 +60,13 @@ type Report struct {
 	Took      time.Duration `json:"took_ns"`
 	Instances int           `json:"instances"`
 	Steps     []Step        `json:"steps"`
-	OK        bool          `json:"ok"`
-	Error     string        `json:"error,omitempty"`   // why it did not complete
-	Failure   *Failure      `json:"failure,omitempty"` // the instance that failed, if one did
+	// Surge is whether a spare instance carried the configured capacity
+	// through the restarts; SurgeNote says why not when surge was wanted.
+	Surge     bool     `json:"surge"`
+	SurgeNote string   `json:"surge_note,omitempty"`
+	OK        bool     `json:"ok"`
+	Error     string   `json:"error,omitempty"`   // why it did not complete
+	Failure   *Failure `json:"failure,omitempty"` // the instance that failed, if one did
 }
 
 // Event is progress during a rollout: a step as it begins (Done false)
@@ -84,6 +95,23 @@ type Reloader struct {
 	// GuardDir, if set, is the crash-loop guard's record (see [Guard]);
 	// a deliberate start or restart clears the instance's record.
 	GuardDir string
+	// Surge: with units.SurgeOn, a rollout that has running instances to
+	// replace first starts the spare instance (app@spare) of the new
+	// release and restarts the others only once it is ready, so capacity
+	// never drops below the configured count, and a release that cannot
+	// become ready is caught on the spare with no instance touched. The
+	// spare is stopped at the end. units.SurgeAuto does so unless the
+	// machine lacks the memory for one more instance; "" or SurgeOff never.
+	Surge units.Surge
+	// MemoryLimit is an instance's memory limit (MemoryMax=), used by
+	// SurgeAuto when the instances' own use is unknown; 0 if none.
+	MemoryLimit uint64
+	// MemAvailable reports the machine's available memory; nil reads
+	// /proc/meminfo.
+	MemAvailable func() (uint64, error)
+	// Probe, if set, must pass through each started or restarted instance
+	// after READY=1 and the hold before the rollout moves on.
+	Probe *Probe
 }
 
 func (r *Reloader) prefix() string {
@@ -101,6 +129,12 @@ func (r *Reloader) log() *slog.Logger {
 }
 
 func (r *Reloader) instance(i int) string { return r.prefix() + "@" + strconv.Itoa(i) + ".service" }
+
+// spare is the surge instance, app@spare.service.
+func (r *Reloader) spare() string { return r.prefix() + "@spare.service" }
+
+// scope is the transient unit the spare is bound to, app-rollout.scope.
+func (r *Reloader) scope() string { return r.prefix() + "-rollout.scope" }
 
 // Reload applies the configuration and rolls every instance, keeping
 // `want` instances: app@0 … app@want-1. It returns the report and, when the
@@ -143,14 +177,97 @@ func (r *Reloader) Reload(ctx context.Context, want int) (Report, error) {
 		plan = append(plan, r.instance(i))
 	}
 	plan = append(plan, extra...)
+	pos := &progress{total: len(plan)}
+	if rep.Surge, rep.SurgeNote, err = r.surgeWanted(ctx, plan[:want]); err != nil {
+		return finish(err)
+	}
+	if !rep.Surge {
+		if rep.SurgeNote != "" {
+			r.log().Warn("rolling without a spare", "why", rep.SurgeNote)
+		}
+		return finish(r.roll(ctx, stop, &rep, plan, want, pos))
+	}
+
+	// Surge: the spare runs only while this process holds the scope; if
+	// the reloader dies, systemd stops the spare (BindsTo=).
+	pos.total += 2
+	t1 := time.Now()
+	// A failed spare of an earlier rollout would keep that rollout's scope
+	// loaded, and its name taken.
+	if err := sd.ResetFailed(ctx, r.spare()); err != nil {
+		return finish(fmt.Errorf("surge: %w", err))
+	}
+	untether, err := sd.Tether(ctx, r.scope())
+	if err != nil {
+		return finish(fmt.Errorf("surge: %w", err))
+	}
+	r.log().Debug("rollout scope started", "scope", r.scope(), "took", time.Since(t1))
+	err = r.surge(ctx, &rep, pos)
+	if err == nil {
+		err = r.roll(ctx, stop, &rep, plan, want, pos)
+	}
+	// The spare goes, whatever happened.
+	spare, rerr := sd.Unit(ctx, r.spare())
+	if rerr == nil {
+		if spare.ActiveState != "active" && err == nil {
+			r.log().Warn("the spare died during the rollout", "unit", r.spare(), "state", spare.ActiveState, "result", spare.Result)
+		}
+		var retired Step
+		retired, rerr = r.step(ctx, Step{Unit: r.spare(), Action: ActionStop, OldPID: spare.MainPID}, pos.next(), pos.total)
+		rep.Steps = append(rep.Steps, retired)
+	}
+	if rerr == nil {
+		// Not left failed: the report and the journal keep why it failed.
+		rerr = sd.ResetFailed(ctx, r.spare())
+	}
+	if rerr != nil {
+		rerr = fmt.Errorf("stop the spare %s: %w", r.spare(), rerr)
+		r.log().Error("could not stop the spare", "err", rerr)
+		err = errors.Join(err, rerr)
+	}
+	t1 = time.Now()
+	uerr := untether(ctx)
+	r.log().Debug("rollout scope ended", "scope", r.scope(), "took", time.Since(t1))
+	if uerr != nil {
+		r.log().Error("could not end the rollout scope", "scope", r.scope(), "err", uerr)
+		err = errors.Join(err, uerr)
+	}
+	return finish(err)
+}
+
+// progress numbers the steps for [Event].
+type progress struct{ done, total int }
+
+func (p *progress) next() int { p.done++; return p.done }
+
+// surge starts the spare of the new release and checks it like any
+// instance. When it fails, nothing else was touched.
+func (r *Reloader) surge(ctx context.Context, rep *Report, pos *progress) error {
+	unit := r.spare()
+	u, err := r.Systemd.Unit(ctx, unit)
+	if err != nil {
+		return err
+	}
+	step, err := r.step(ctx, Step{Unit: unit, Action: ActionSurge, OldPID: u.MainPID}, pos.next(), pos.total)
+	rep.Steps = append(rep.Steps, step)
+	if err != nil {
+		rep.Failure = r.failure(ctx, unit, err)
+		rep.Failure.Spare = true
+		return fmt.Errorf("%s %s: %w: %w (no instance was touched)", ActionSurge, unit, err, ErrRolloutFailed)
+	}
+	return nil
+}
+
+// roll starts, restarts and stops the planned instances one at a time.
+func (r *Reloader) roll(ctx, stop context.Context, rep *Report, plan []string, want int, pos *progress) error {
 	for i, unit := range plan {
 		if stop.Err() != nil {
 			r.log().Warn("rollout interrupted", "next", unit)
-			return finish(fmt.Errorf("%w before %s (%d of %d steps done); run the reload again to complete it", ErrInterrupted, unit, len(rep.Steps), len(plan)))
+			return fmt.Errorf("%w before %s (%d of %d steps done); run the reload again to complete it", ErrInterrupted, unit, pos.done, pos.total)
 		}
-		u, err := sd.Unit(ctx, unit)
+		u, err := r.Systemd.Unit(ctx, unit)
 		if err != nil {
-			return finish(err)
+			return err
 		}
 		action := ActionStop // beyond the configured count
 		if i < want {
@@ -159,15 +276,60 @@ func (r *Reloader) Reload(ctx context.Context, want int) (Report, error) {
 				action = ActionRestart
 			}
 		}
-		step, err := r.step(ctx, Step{Unit: unit, Action: action, OldPID: u.MainPID}, i+1, len(plan))
+		step, err := r.step(ctx, Step{Unit: unit, Action: action, OldPID: u.MainPID}, pos.next(), pos.total)
 		rep.Steps = append(rep.Steps, step)
 		if err != nil {
 			rep.Failure = r.failure(ctx, unit, err)
-			return finish(fmt.Errorf("%s %s: %w: %w", action, unit, err, ErrRolloutFailed))
+			return fmt.Errorf("%s %s: %w: %w", action, unit, err, ErrRolloutFailed)
 		}
 	}
-	r.log().Info("rollout done", "instances", want, "took", time.Since(rep.Started))
-	return finish(nil)
+	r.log().Info("instances rolled", "instances", want, "took", time.Since(rep.Started))
+	return nil
+}
+
+// surgeWanted decides whether this rollout starts a spare, and if not
+// although it was asked for, why.
+func (r *Reloader) surgeWanted(ctx context.Context, regular []string) (bool, string, error) {
+	if r.Surge == "" || r.Surge == units.SurgeOff {
+		return false, "", nil
+	}
+	var biggest uint64
+	replacing := 0
+	for _, name := range regular {
+		u, err := r.Systemd.Unit(ctx, name)
+		if err != nil {
+			return false, "", err
+		}
+		if running(u) {
+			replacing++
+			biggest = max(biggest, u.Memory)
+		}
+	}
+	switch {
+	case replacing == 0:
+		return false, "no running instance to replace", nil
+	case r.Surge == units.SurgeOn:
+		return true, "", nil
+	}
+	need := biggest
+	if need == 0 {
+		need = r.MemoryLimit
+	}
+	if need == 0 {
+		return true, "", nil
+	}
+	avail := r.MemAvailable
+	if avail == nil {
+		avail = MemAvailable
+	}
+	have, err := avail()
+	if err != nil {
+		return false, fmt.Sprintf("surge \"auto\": cannot tell whether one more instance fits: %v", err), nil
+	}
+	if have < need {
+		return false, fmt.Sprintf("surge \"auto\": %s of memory available, one more instance may need %s", size(have), size(need)), nil
+	}
+	return true, "", nil
 }
 
 // running is whether a unit has (or is getting) a process to restart.
@@ -236,6 +398,9 @@ func (r *Reloader) step(ctx context.Context, step Step, idx, total int) (Step, e
 		if err == nil && r.Hold > 0 {
 			err = r.hold(ctx, ready)
 		}
+		if err == nil && r.Probe != nil {
+			err = r.Probe.Check(ctx, step.Unit)
+		}
 	}
 	step.Took = time.Since(start)
 	if err != nil {
@@ -261,7 +426,8 @@ func (r *Reloader) rollOne(ctx context.Context, step *Step) (Unit, error) {
 	}
 	var result string
 	var err error
-	if step.Action == ActionRestart {
+	restart := step.Action == ActionRestart || (step.Action == ActionSurge && step.OldPID != 0)
+	if restart {
 		result, err = sd.Restart(ctx, step.Unit)
 	} else {
 		result, err = sd.Start(ctx, step.Unit)
@@ -282,7 +448,7 @@ func (r *Reloader) rollOne(ctx context.Context, step *Step) (Unit, error) {
 		return u, fmt.Errorf("not active after the %s but %s/%s%s", step.Action, u.ActiveState, u.SubState, describe(u))
 	case u.MainPID == 0:
 		return u, errors.New("active but has no main process")
-	case step.Action == ActionRestart && u.MainPID == step.OldPID:
+	case restart && u.MainPID == step.OldPID:
 		return u, fmt.Errorf("main PID %d did not change", u.MainPID)
 	}
 	return u, nil

@@ -30,6 +30,7 @@ type fakeSystemd struct {
 	crashIn    map[string]int
 	// onRestart runs when a unit's restart is requested.
 	onRestart func(unit string)
+	tetherErr error
 }
 
 func newFake(running ...string) *fakeSystemd {
@@ -114,6 +115,17 @@ func (f *fakeSystemd) List(_ context.Context, pattern string) ([]string, error) 
 		}
 	}
 	return out, nil
+}
+
+func (f *fakeSystemd) Tether(_ context.Context, scope string) (func(context.Context) error, error) {
+	f.calls = append(f.calls, "tether "+scope)
+	if f.tetherErr != nil {
+		return nil, f.tetherErr
+	}
+	return func(context.Context) error {
+		f.calls = append(f.calls, "untether "+scope)
+		return nil
+	}, nil
 }
 
 func (f *fakeSystemd) Journal(_ context.Context, unit string, n int) ([]string, error) {
@@ -285,7 +297,7 @@ func TestReloadRefusesZero(t *testing.T) {
 }
 
 func TestStatus(t *testing.T) {
-	f := newFake("app@0.service", "app@5.service")
+	f := newFake("app@0.service", "app@5.service", "app@spare.service")
 	f.units["app.socket"] = &Unit{Name: "app.socket", ActiveState: "active", SubState: "listening"}
 	f.units["app@0.service"].Since = time.Now().Add(-90 * time.Second)
 	f.units["app@0.service"].Memory = 12 << 20
@@ -296,8 +308,8 @@ func TestStatus(t *testing.T) {
 	for _, u := range st.Instances {
 		names = append(names, u.Name)
 	}
-	assert.Equal(t, []string{"app@0.service", "app@1.service", "app@5.service"}, names,
-		"configured instances and any other running one")
+	assert.Equal(t, []string{"app@0.service", "app@1.service", "app@5.service", "app@spare.service"}, names,
+		"configured instances, any other running one, and the spare of a rollout in progress")
 
 	var out bytes.Buffer
 	st.LastRollout = &Report{Started: time.Now(), OK: true, Instances: 2, Took: 3 * time.Second}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 )
 
 // DefaultReportPath keeps the outcome of the last rollout.
@@ -43,6 +44,16 @@ func (r *Reloader) Status(ctx context.Context, want int) (Status, error) {
 			return st, err
 		}
 		st.Instances = append(st.Instances, u)
+	}
+	// The spare shows while a rollout runs it.
+	if slices.Contains(loaded, r.spare()) {
+		u, err := r.Systemd.Unit(ctx, r.spare())
+		if err != nil {
+			return st, err
+		}
+		if running(u) {
+			st.Instances = append(st.Instances, u)
+		}
 	}
 	return st, nil
 }

@@ -5,11 +5,16 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"os"
 	"os/exec"
+	"runtime"
+	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	sd "github.com/coreos/go-systemd/v22/dbus"
+	"github.com/godbus/dbus/v5"
 )
 
 // Systemd is what the reloader needs from the service manager.
@@ -29,6 +34,10 @@ type Systemd interface {
 	List(ctx context.Context, pattern string) ([]string, error)
 	// Journal returns up to n of the unit's last log lines.
 	Journal(ctx context.Context, unit string, n int) ([]string, error)
+	// Tether starts the transient scope unit `scope`, which lives as long
+	// as this process does, even if it is killed. The returned function
+	// ends it. Units bound to it (BindsTo=) can only run meanwhile.
+	Tether(ctx context.Context, scope string) (untether func(context.Context) error, err error)
 }
 
 // Unit is the state of one unit, as systemd reports it.
@@ -107,6 +116,10 @@ func (d *DBus) Stop(ctx context.Context, unit string) (string, error) {
 // ResetFailed implements [Systemd].
 func (d *DBus) ResetFailed(ctx context.Context, unit string) error {
 	if err := d.conn.ResetFailedUnitContext(ctx, unit); err != nil {
+		var derr dbus.Error
+		if errors.As(err, &derr) && derr.Name == "org.freedesktop.systemd1.NoSuchUnit" {
+			return nil // not loaded: nothing to reset
+		}
 		return fmt.Errorf("reset-failed %s: %w", unit, err)
 	}
 	return nil
@@ -177,6 +190,89 @@ func (d *DBus) Journal(ctx context.Context, unit string, n int) ([]string, error
 		return nil, nil
 	}
 	return strings.Split(s, "\n"), nil
+}
+
+// Tether implements [Systemd]. The scope holds a child process (sleep) that
+// the kernel kills when this process dies (PR_SET_PDEATHSIG), however it
+// dies: the scope then empties and systemd ends it.
+func (d *DBus) Tether(ctx context.Context, scope string) (func(context.Context) error, error) {
+	cmd := exec.Command("sleep", "infinity")
+	// Its own process group: a Ctrl-C meant for the reloader, which then
+	// finishes its step and stops the spare itself, must not end the scope
+	// (and the spare) under it.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
+	started := make(chan error, 1)
+	exited := make(chan struct{})
+	go func() {
+		defer close(exited)
+		// The death signal follows the thread that forked the child, not
+		// the process: keep this thread for as long as the child lives.
+		runtime.LockOSThread()
+		err := cmd.Start()
+		started <- err
+		if err == nil {
+			_ = cmd.Wait()
+		}
+	}()
+	if err := <-started; err != nil {
+		return nil, fmt.Errorf("tether %s: %w", scope, err)
+	}
+	kill := func() {
+		_ = cmd.Process.Kill()
+		<-exited
+	}
+	props := []sd.Property{
+		sd.PropDescription(fmt.Sprintf("app rollout by app-reloader (pid %d); app@spare runs only while this does", os.Getpid())),
+		sd.PropPids(uint32(cmd.Process.Pid)),
+	}
+	start := func(ctx context.Context, name, mode string, ch chan<- string) (int, error) {
+		return d.conn.StartTransientUnitContext(ctx, name, mode, props, ch)
+	}
+	var result string
+	var err error
+	for attempt := 1; ; attempt++ {
+		result, err = d.job(ctx, "start", start, scope)
+		if err == nil || !strings.Contains(err.Error(), "already") || attempt == 20 {
+			break
+		}
+		// The name is taken: by a stale scope (we hold the rollout lock),
+		// or by the last rollout's, until systemd garbage-collects it.
+		_, _ = d.Stop(ctx, scope)
+		_ = d.ResetFailed(ctx, scope)
+		time.Sleep(50 * time.Millisecond)
+	}
+	if err == nil && result != "done" {
+		err = fmt.Errorf("start %s: job %s", scope, result)
+	}
+	if err != nil {
+		kill()
+		return nil, fmt.Errorf("tether: %w", err)
+	}
+	return func(ctx context.Context) error {
+		defer kill()
+		if _, err := d.Stop(ctx, scope); err != nil {
+			return fmt.Errorf("untether: %w", err)
+		}
+		return nil
+	}, nil
+}
+
+// MemAvailable is the machine's available memory (/proc/meminfo).
+func MemAvailable() (uint64, error) {
+	b, err := os.ReadFile("/proc/meminfo")
+	if err != nil {
+		return 0, fmt.Errorf("available memory: %w", err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "MemAvailable:"); ok {
+			kb, err := strconv.ParseUint(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
+			if err != nil {
+				return 0, fmt.Errorf("available memory: %q: %w", line, err)
+			}
+			return kb << 10, nil
+		}
+	}
+	return 0, errors.New("available memory: no MemAvailable in /proc/meminfo")
 }
 
 func str(v any) string {

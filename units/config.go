@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"os"
 	"path/filepath"
@@ -45,6 +46,17 @@ type Config struct {
 	// MaxRestarts is how many restarts within a minute an instance gets
 	// before the crash-loop guard keeps it down (pm2's max_restarts).
 	MaxRestarts int `toml:"max_restarts"`
+	// Surge is whether a rollout first starts one extra instance of the
+	// new release (app@spare) and restarts the others only once it is
+	// ready: "auto" (the default: on unless the machine lacks the memory
+	// for one more instance), true or false.
+	Surge Surge `toml:"surge"`
+	// ProbePath, if set, is the HTTP path a rollout requests through each
+	// started instance's own probe socket (APP_PROBE_SOCKET) after READY=1
+	// and min_uptime; it must answer 2xx or 3xx within ProbeTimeout before
+	// the rollout moves on.
+	ProbePath    ProbePath `toml:"probe_path"`
+	ProbeTimeout Duration  `toml:"probe_timeout"`
 }
 
 // Default is the configuration of a fresh install.
@@ -56,6 +68,8 @@ func Default() Config {
 		ListenTimeout: Duration(30 * time.Second),
 		KillTimeout:   Duration(30 * time.Second),
 		MaxRestarts:   5,
+		Surge:         SurgeAuto,
+		ProbeTimeout:  Duration(10 * time.Second),
 	}
 }
 
@@ -103,7 +117,7 @@ func Parse(name string, data []byte) (Config, error) {
 	for _, d := range []struct {
 		key string
 		v   Duration
-	}{{"listen_timeout", cfg.ListenTimeout}, {"kill_timeout", cfg.KillTimeout}} {
+	}{{"listen_timeout", cfg.ListenTimeout}, {"kill_timeout", cfg.KillTimeout}, {"probe_timeout", cfg.ProbeTimeout}} {
 		if d.v.Std() < time.Second {
 			errs = append(errs, fmt.Errorf("%s:%d: %s: %v: want from 1s to 24h: %w", name, keyLine(data, toml.Key{d.key}), d.key, d.v.Std(), ErrInvalid))
 		}
@@ -130,7 +144,7 @@ func Parse(name string, data []byte) (Config, error) {
 var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
 func knownKeys() []string {
-	return []string{"instances", "listen", "script", "args", "cwd", "env", "listen_timeout", "kill_timeout", "max_memory_restart", "min_uptime", "max_restarts"}
+	return []string{"instances", "listen", "script", "args", "cwd", "env", "listen_timeout", "kill_timeout", "max_memory_restart", "min_uptime", "max_restarts", "surge", "probe_path", "probe_timeout"}
 }
 
 // keyLine finds the line where a key is set, for errors the TOML decoder
@@ -289,4 +303,63 @@ func (m *Memory) UnmarshalTOML(v any) error {
 	}
 	*m = Memory(s)
 	return nil
+}
+
+// Surge modes.
+const (
+	SurgeAuto Surge = "auto"
+	SurgeOn   Surge = "on"
+	SurgeOff  Surge = "off"
+)
+
+// Surge is whether rollouts start a spare instance first: "auto", "on"
+// (true) or "off" (false).
+type Surge string
+
+// UnmarshalTOML implements toml.Unmarshaler.
+func (s *Surge) UnmarshalTOML(v any) error {
+	switch v {
+	case true, "on":
+		*s = SurgeOn
+	case false, "off":
+		*s = SurgeOff
+	case "auto":
+		*s = SurgeAuto
+	default:
+		return fmt.Errorf("surge: %#v: want true, false or \"auto\"", v)
+	}
+	return nil
+}
+
+// ProbePath is the path of an HTTP health probe: absolute, no spaces.
+type ProbePath string
+
+var probePath = regexp.MustCompile(`^/[!-~]*$`)
+
+// UnmarshalTOML implements toml.Unmarshaler.
+func (p *ProbePath) UnmarshalTOML(v any) error {
+	s, ok := v.(string)
+	if !ok || (s != "" && !probePath.MatchString(s)) || len(s) > 1024 {
+		return fmt.Errorf("probe_path: %#v: want a path such as \"/healthz\" (printable ASCII, no spaces), or \"\" for no probe", v)
+	}
+	*p = ProbePath(s)
+	return nil
+}
+
+// Bytes is the size in bytes.
+func (m Memory) Bytes() uint64 {
+	s := string(m)
+	if s == "" {
+		return 0
+	}
+	mult := uint64(1)
+	if i := strings.IndexAny(s, "KMGT"); i >= 0 {
+		mult = map[byte]uint64{'K': 1 << 10, 'M': 1 << 20, 'G': 1 << 30, 'T': 1 << 40}[s[i]]
+		s = s[:i]
+	}
+	n, err := strconv.ParseUint(s, 10, 64)
+	if err != nil || n > math.MaxUint64/mult {
+		return math.MaxUint64
+	}
+	return n * mult
 }

@@ -24,6 +24,9 @@ listen_timeout = 50000   # milliseconds, as in pm2
 kill_timeout = "5s"
 max_memory_restart = "300m"
 min_uptime = 2000        # milliseconds, as in pm2
+surge = false
+probe_path = "/healthz?deep=1"
+probe_timeout = "3s"
 
 [env]
 NODE_ENV = "production"
@@ -37,6 +40,9 @@ PORT = "8080"
 	assert.Equal(t, 5*time.Second, cfg.KillTimeout.Std())
 	assert.Equal(t, units.Memory("300M"), cfg.MaxMemoryRestart)
 	assert.Equal(t, 2*time.Second, cfg.MinUptime.Std())
+	assert.Equal(t, units.SurgeOff, cfg.Surge)
+	assert.Equal(t, units.ProbePath("/healthz?deep=1"), cfg.ProbePath)
+	assert.Equal(t, 3*time.Second, cfg.ProbeTimeout.Std())
 	assert.Equal(t, map[string]string{"NODE_ENV": "production", "PORT": "8080"}, cfg.Env)
 }
 
@@ -46,6 +52,8 @@ func TestDefaults(t *testing.T) {
 	assert.Equal(t, max(2, runtime.NumCPU()), cfg.Count(), `"auto": one per CPU, at least 2`)
 	assert.Equal(t, []units.Address{"127.0.0.1:8080"}, cfg.Listen)
 	assert.Equal(t, units.Path("/usr/bin/app"), cfg.Script)
+	assert.Equal(t, units.SurgeAuto, cfg.Surge, "surge is on when safe by default")
+	assert.Empty(t, cfg.ProbePath, "no HTTP probe by default")
 
 	cfg, err = units.Parse("app.toml", []byte("instances = 3\n"))
 	require.NoError(t, err)
@@ -64,6 +72,11 @@ func TestParseRefusesWithFileLineReason(t *testing.T) {
 		{"kill_timeout = 10\n", `app.toml:1: kill_timeout: 10ms: want from 1s to 24h`},
 		{"\nlisten_timeout = \"0s\"\n", `app.toml:2: listen_timeout: 0s: want from 1s to 24h`},
 		{"min_uptime = \"-1s\"\n", `app.toml:1: -1s: want from 0s to 24h`},
+		{"surge = \"yes\"\n", `app.toml:1: surge: "yes": want true, false or "auto"`},
+		{"surge = 1\n", `app.toml:1: surge: 1: want true, false or "auto"`},
+		{"probe_path = \"healthz\"\n", `app.toml:1: probe_path: "healthz": want a path such as "/healthz"`},
+		{"probe_path = \"/a b\"\n", `app.toml:1: probe_path: "/a b": want a path`},
+		{"probe_timeout = \"10ms\"\n", `app.toml:1: probe_timeout: 10ms: want from 1s to 24h`},
 		{"\nmax_restarts = -1\n", `app.toml:2: max_restarts: -1: want 0 to 1000`},
 		{"max_memory_restart = \"lots\"\n", `app.toml:1: max_memory_restart: "lots": want bytes or a size`},
 		{"instances = 2\n\ninstanses = 3\n", `app.toml:3: unknown key "instanses" (known: instances, listen,`},
@@ -86,4 +99,10 @@ func TestLoadUnreadable(t *testing.T) {
 	require.NoError(t, os.WriteFile(p, []byte("instances = -1\n"), 0o644))
 	_, err = units.Load(p)
 	assert.ErrorContains(t, err, p+":1: instances")
+}
+
+func TestMemoryBytes(t *testing.T) {
+	for in, want := range map[units.Memory]uint64{"": 0, "512": 512, "300M": 300 << 20, "2G": 2 << 30, "1T": 1 << 40} {
+		assert.Equal(t, want, in.Bytes(), in)
+	}
 }

@@ -20,6 +20,9 @@
 //	max_memory_restart = "512M"               # MemoryMax=
 //	max_restarts       = 5                    # within a minute; then the crash-loop guard keeps it down
 //	min_uptime         = "5s"                 # a restarted instance must stay up this long before the rollout moves on
+//	surge              = "auto"               # start a spare of the new release first (true, false, "auto")
+//	probe_path         = "/healthz"           # HTTP probe through each instance's own socket; "" for none
+//	probe_timeout      = "10s"                # how long the probe may take to pass
 //
 //	[env]
 //	NODE_ENV = "production"

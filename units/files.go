@@ -16,7 +16,20 @@ const (
 	Template = "app@.service"
 	Target   = "app.target"
 	Reload   = "app-reload.service"
+	// Spare is the extra instance a rollout starts first (surge). It can
+	// only run while RolloutScope does: app-reloader holds that scope, and
+	// systemd stops the spare when it ends, even if the reloader is killed.
+	Spare        = "app@spare.service"
+	RolloutScope = "app-rollout.scope"
 )
+
+// ProbeDir holds each instance's probe socket, APP_PROBE_SOCKET: the
+// worker serves its HTTP there too, so one given instance can be asked
+// (curl --unix-socket /run/app/probe/0.sock http://app/healthz).
+const ProbeDir = "/run/app/probe"
+
+// ProbeSocket is the probe socket of an instance ("0", "spare").
+func ProbeSocket(instance string) string { return ProbeDir + "/" + instance + ".sock" }
 
 // UnitDir is where the package installs the unit files.
 const UnitDir = "/lib/systemd/system"

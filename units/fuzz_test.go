@@ -17,6 +17,8 @@ func FuzzParse(f *testing.F) {
 		"instances = 4\nlisten = [\"127.0.0.1:8080\", \"[::1]:8080\"]\n",
 		"instances = \"auto\"\nscript = \"/usr/bin/node\"\nargs = [\"dist/main.js\"]\n[env]\nNODE_ENV = \"production\"\n",
 		"listen_timeout = 50000\nkill_timeout = \"5s\"\nmax_memory_restart = \"300M\"\nmin_uptime = \"2s\"\n",
+		"surge = true\nprobe_path = \"/healthz\"\nprobe_timeout = 3000\n",
+		"surge = \"auto\"\nprobe_path = \"\"\n",
 		"instances = 0\n",
 		"listen = [\"localhost:80\"]\n",
 		"[env]\n\"BAD-NAME\" = \"x\"\n",

@@ -45,9 +45,17 @@ NODE_ENV = "production"
 		"TimeoutStartSec=60s\n",
 		"TimeoutStopSec=20s\n",
 		"MemoryMax=1G\n",
+		"Environment=APP_PROBE_SOCKET=/run/app/probe/%i.sock\n",
+		"RuntimeDirectory=app/probe\nRuntimeDirectoryPreserve=yes\n",
 	} {
 		assert.Contains(t, string(svc), want)
 	}
+
+	spare, err := os.ReadFile(filepath.Join(dir, "app@spare.service.d", units.SpareDropIn))
+	require.NoError(t, err)
+	assert.Contains(t, string(spare), "BindsTo=app-rollout.scope\nAfter=app-rollout.scope\n",
+		"the spare lives only as long as a rollout's scope")
+	assert.Contains(t, string(spare), "Restart=no\n")
 
 	var wants []string
 	require.NoError(t, filepath.WalkDir(filepath.Join(dir, "app.target.wants"), func(p string, d fs.DirEntry, err error) error {

@@ -2,6 +2,7 @@ package worker_test
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"net"
@@ -18,6 +19,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"example.com/app/activation"
 	"example.com/app/e2e"
 )
 
@@ -305,4 +307,54 @@ func TestBadFlagsRefused(t *testing.T) {
 	require.ErrorAs(t, err, &exit)
 	assert.Equal(t, 2, exit.ExitCode())
 	assert.Contains(t, string(out), `-drain-timeout "soon": want a duration`)
+}
+
+// The worker serves on its own probe socket too, replacing a stale one left
+// by a killed process, and removes it when it exits.
+func TestProbeSocket(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer l.Close()
+	sock, err := l.(*net.TCPListener).File()
+	require.NoError(t, err)
+	defer sock.Close()
+
+	probe := filepath.Join(t.TempDir(), "0.sock")
+	stale, err := net.ListenUnix("unix", &net.UnixAddr{Name: probe, Net: "unix"})
+	require.NoError(t, err)
+	stale.SetUnlinkOnClose(false)
+	require.NoError(t, stale.Close())
+
+	p := startWorker(t, "0", sock, "APP_PROBE_SOCKET="+probe, "APP_HEALTHZ_STATUS=503")
+	p.expect(t, "READY=1\nSTATUS=serving version drain-test")
+
+	client := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, "unix", probe)
+	}}}
+	defer client.CloseIdleConnections()
+	resp, err := client.Get("http://app/healthz")
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusServiceUnavailable, resp.StatusCode, "APP_HEALTHZ_STATUS")
+	assert.Equal(t, "0", resp.Header.Get("X-Instance"), "this instance answers on its probe socket")
+	resp, err = client.Get("http://app/")
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+
+	client.CloseIdleConnections()
+	require.NoError(t, p.cmd.Process.Signal(syscall.SIGTERM))
+	assert.Equal(t, 0, p.wait(t))
+	_, err = os.Stat(probe)
+	assert.ErrorIs(t, err, os.ErrNotExist, "the probe socket is removed on exit")
+}
+
+func TestProbeSocketRefusesToReplaceAFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "0.sock")
+	require.NoError(t, os.WriteFile(path, []byte("data"), 0o600))
+	_, err := activation.ListenUnix(path)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "exists and is not a socket")
+	b, _ := os.ReadFile(path)
+	assert.Equal(t, "data", string(b), "the file is left alone")
 }

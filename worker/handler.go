@@ -19,8 +19,10 @@ type Identity struct {
 }
 
 // Handler returns the worker's routes. draining reports whether the
-// process is draining; /healthz answers 503 from then on.
-func Handler(id Identity, draining func() bool) http.Handler {
+// process is draining; /healthz answers 503 from then on. healthz, if not
+// 0, is the status /healthz answers while serving (to imitate a release
+// whose health check fails).
+func Handler(id Identity, draining func() bool, healthz int) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, "instance=%s version=%s pid=%d\n", id.Instance, id.Version, id.PID)
@@ -28,6 +30,10 @@ func Handler(id Identity, draining func() bool) http.Handler {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		if draining() {
 			http.Error(w, "draining", http.StatusServiceUnavailable)
+			return
+		}
+		if healthz != 0 && healthz != http.StatusOK {
+			http.Error(w, "unhealthy (APP_HEALTHZ_STATUS)", healthz)
 			return
 		}
 		fmt.Fprintln(w, "ok")

@@ -13,7 +13,7 @@ import (
 
 func TestHandlerRoutes(t *testing.T) {
 	draining := false
-	h := worker.Handler(worker.Identity{Instance: "1", Version: "2.0.0", PID: 42}, func() bool { return draining })
+	h := worker.Handler(worker.Identity{Instance: "1", Version: "2.0.0", PID: 42}, func() bool { return draining }, 0)
 
 	for _, tc := range []struct {
 		path     string

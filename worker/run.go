@@ -19,6 +19,11 @@ type Config struct {
 	Listen string
 	// SocketName picks passed sockets by FileDescriptorName=; "" takes all.
 	SocketName string
+	// ProbeSocket, if set, is a Unix socket path the worker serves on too:
+	// this instance's own address for health probes (APP_PROBE_SOCKET).
+	ProbeSocket string
+	// HealthzStatus, if set, is what /healthz answers while serving.
+	HealthzStatus int
 	// StartupDelay imitates an application's warm-up before READY=1.
 	StartupDelay time.Duration
 
@@ -47,6 +52,16 @@ func Run(ctx context.Context, log *slog.Logger, cfg Config) error {
 	if err != nil {
 		return fmt.Errorf("listeners: %w", err)
 	}
+	if cfg.ProbeSocket != "" {
+		pl, err := activation.ListenUnix(cfg.ProbeSocket)
+		if err != nil {
+			for _, l := range ls {
+				l.Close()
+			}
+			return fmt.Errorf("probe socket: %w", err)
+		}
+		ls = append(ls, pl)
+	}
 	srv := &activation.Server{
 		Listeners:       ls,
 		Logger:          log,
@@ -57,7 +72,7 @@ func Run(ctx context.Context, log *slog.Logger, cfg Config) error {
 		MaxConnRequests: cfg.MaxConnRequests,
 	}
 	srv.HTTP = &http.Server{
-		Handler:           Handler(id, srv.Draining),
+		Handler:           Handler(id, srv.Draining, cfg.HealthzStatus),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 	}

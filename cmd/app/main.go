@@ -26,6 +26,8 @@ func main() {
 	fs.StringVar(&cfg.Instance, "instance", envOr("APP_INSTANCE", "local"), "instance name reported in X-Instance (env APP_INSTANCE)")
 	fs.StringVar(&cfg.Listen, "listen", envOr("APP_LISTEN", "127.0.0.1:8080"), "address to listen on when not socket-activated (env APP_LISTEN)")
 	fs.StringVar(&cfg.SocketName, "socket-name", os.Getenv("APP_SOCKET_NAME"), "serve only passed sockets with this FileDescriptorName (env APP_SOCKET_NAME; default all)")
+	fs.StringVar(&cfg.ProbeSocket, "probe-socket", os.Getenv("APP_PROBE_SOCKET"), "also serve on this Unix socket, the instance's own address for health probes (env APP_PROBE_SOCKET)")
+	fs.IntVar(&cfg.HealthzStatus, "healthz-status", envInt("APP_HEALTHZ_STATUS", 0), "status /healthz answers while serving, 0 = 200 (env APP_HEALTHZ_STATUS; to test failing releases)")
 	delay := fs.String("startup-delay", envOr("APP_STARTUP_DELAY", "0s"), "warm-up time before READY=1 (env APP_STARTUP_DELAY)")
 	drain := fs.String("drain-timeout", envOr("APP_DRAIN_TIMEOUT", "25s"), "how long in-flight requests may take after SIGTERM (env APP_DRAIN_TIMEOUT)")
 	lame := fs.String("lame-duck", envOr("APP_LAME_DUCK", "500ms"), "keep-alive lame-duck window after SIGTERM (env APP_LAME_DUCK)")
@@ -55,6 +57,10 @@ func main() {
 			os.Exit(2)
 		}
 		*d.out = v
+	}
+	if cfg.HealthzStatus != 0 && (cfg.HealthzStatus < 100 || cfg.HealthzStatus > 599) {
+		fmt.Fprintf(os.Stderr, "app: -healthz-status %d: want an HTTP status from 100 to 599, or 0\n", cfg.HealthzStatus)
+		os.Exit(2)
 	}
 	if cfg.MaxConnRequests < 0 {
 		fmt.Fprintf(os.Stderr, "app: -max-conn-requests %d: want 0 or more\n", cfg.MaxConnRequests)
