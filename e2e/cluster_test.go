@@ -404,6 +404,15 @@ func TestScaleUpAndDown(t *testing.T) {
 	assert.Equal(t, []string{"surge", "restart", "stop", "stop", "stop", "stop"}, actions(rep))
 	assert.Equal(t, []string{"active", "inactive", "inactive", "inactive"}, c.ActiveStates(c.ctx, c.instances(4)...))
 
+	// surge = "auto" skips the spare when one more instance may not fit in
+	// the machine's available memory (here: a 1T memory limit), and says so.
+	require.NoError(t, c.WriteConfig(c.config("instances = 1\nmax_memory_restart = \"1T\"\n")))
+	rep, out, err = c.reload(t)
+	require.NoError(t, err, out)
+	assert.False(t, rep.Surge)
+	assert.Contains(t, rep.SurgeNote, "of memory available, one more instance may need 1.0T")
+	assert.Equal(t, []string{"restart"}, actions(rep))
+
 	// After a reboot-equivalent daemon-reload, only app@0 is wanted.
 	wants := c.run(t, "systemctl", "show", "-P", "Wants", units.Target)
 	assert.Contains(t, wants, "app@0.service")

@@ -37,12 +37,14 @@ func TestInterruptedRollout(t *testing.T) {
 				time.Sleep(20 * time.Millisecond)
 			}
 			require.Equal(t, []string{"active"}, c.ActiveStates(c.ctx, units.Spare), "the spare serves during the rollout")
+			signalled := time.Now()
 			c.run(t, "pkill", "-"+sig, "-x", "app-reloader")
 			out := <-done
 			require.NoError(t, c.WaitActive(c.ctx, 30*time.Second, c.instances(n)...), "no instance is left stopped")
 			// Stopped by the reloader on SIGTERM; by systemd when the reloader
 			// was killed and its scope ended (BindsTo=).
 			require.NoError(t, c.WaitInactive(c.ctx, 15*time.Second, units.Spare, units.RolloutScope), "no spare is left running")
+			t.Logf("SIG%s: instances active and spare gone %s after the signal", sig, time.Since(signalled).Round(10*time.Millisecond))
 			time.Sleep(500 * time.Millisecond)
 			res := l.Stop()
 			t.Logf("SIG%s mid-rollout: %s\n%s", sig, res.Summary(), out)

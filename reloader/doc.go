@@ -11,6 +11,15 @@
 // process, and the error names the instance, the reason and the last
 // journal lines. Only one rollout runs at a time ([Lock]).
 //
+// With surge ([Reloader.Surge]) the rollout first starts a spare instance
+// of the new release (app@spare) and restarts the others only once it is
+// ready, so the configured capacity holds throughout and a release that
+// cannot become ready is caught before any instance is touched. The spare
+// is bound (BindsTo=) to a transient scope holding a process that dies with
+// the reloader ([Systemd.Tether]): systemd stops the spare if the reloader
+// is killed, and refuses to start it outside a rollout. Readiness can also
+// require an HTTP answer through the instance's own probe socket ([Probe]).
+//
 // The engine depends on [Systemd], a narrow interface over the D-Bus
 // connection ([DBus] is the real one), so its logic has fast unit tests;
 // the e2e tests run it against a real systemd.

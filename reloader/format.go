@@ -121,6 +121,8 @@ func size(b uint64) string {
 	switch {
 	case b == 0:
 		return "-"
+	case b >= 1<<40:
+		return fmt.Sprintf("%.1fT", float64(b)/(1<<40))
 	case b >= 1<<30:
 		return fmt.Sprintf("%.1fG", float64(b)/(1<<30))
 	case b >= 1<<20:
