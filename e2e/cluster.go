@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"example.com/app/units"
+	"example.com/app/worker"
 )
 
 // Build compiles the commands into dir with the given version stamped in,
@@ -40,6 +41,13 @@ func (m *Machine) Install(bin string) error {
 		if err := copyFile(filepath.Join(bin, src), filepath.Join(m.Root, dst), 0o755); err != nil {
 			return fmt.Errorf("install %s: %w", src, err)
 		}
+	}
+	js := filepath.Join(m.Root, worker.NodeJSPath)
+	if err := os.MkdirAll(filepath.Dir(js), 0o755); err != nil {
+		return err
+	}
+	if err := os.WriteFile(js, worker.NodeJS, 0o644); err != nil {
+		return fmt.Errorf("install the Node worker: %w", err)
 	}
 	return fs.WalkDir(units.Files, "systemd", func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
