@@ -13,7 +13,7 @@ DEB_BUILD   := dist/build-$(VERSION)
 # reference worker.
 WORKER      ?=
 
-.PHONY: help build test unit fuzz e2e e2e-deps lint deb demo clean
+.PHONY: help build test unit fuzz e2e e2e-deps lint deb demo bench bench-deps clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
@@ -66,6 +66,13 @@ demo: e2e-deps ## the live demo: install, then upgrade under load, on a throwawa
 	$(MAKE) --no-print-directory deb VERSION=1.0.0 >/dev/null
 	$(MAKE) --no-print-directory deb VERSION=2.0.0 >/dev/null
 	$(GO) run ./e2e/demo dist/app_1.0.0_amd64.deb dist/app_2.0.0_amd64.deb
+
+bench: e2e-deps bench-deps ## app against pm2 on a throwaway systemd; writes docs/BENCHMARKS.md (root, ~10 min)
+	$(GO) run ./e2e/bench -out docs $(BENCHFLAGS)
+
+bench-deps:
+	@command -v node >/dev/null && command -v npm >/dev/null || { echo "installing nodejs npm"; apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null; }
 
 clean: ## remove build output
 	rm -rf $(BIN) dist

@@ -59,7 +59,9 @@ type Report struct {
 	Started   time.Time     `json:"started"`
 	Took      time.Duration `json:"took_ns"`
 	Instances int           `json:"instances"`
-	Steps     []Step        `json:"steps"`
+	// DaemonReload is how long applying the configuration took.
+	DaemonReload time.Duration `json:"daemon_reload_ns"`
+	Steps        []Step        `json:"steps"`
 	// Surge is whether a spare instance carried the configured capacity
 	// through the restarts; SurgeNote says why not when surge was wanted.
 	Surge     bool     `json:"surge"`
@@ -164,7 +166,8 @@ func (r *Reloader) Reload(ctx context.Context, want int) (Report, error) {
 	if err := sd.DaemonReload(ctx); err != nil {
 		return finish(err)
 	}
-	r.log().Debug("daemon-reload done", "took", time.Since(t0))
+	rep.DaemonReload = time.Since(t0)
+	r.log().Debug("daemon-reload done", "took", rep.DaemonReload)
 	loaded, err := sd.List(ctx, r.prefix()+"@*.service")
 	if err != nil {
 		return finish(err)

@@ -1,0 +1,369 @@
+// Command bench measures the cluster against pm2 cluster mode on a
+// throwaway systemd, in one session with the runs interleaved, and writes
+// docs/BENCHMARKS.md. Run it as root through `make bench`.
+//
+// Load comes from vegeta (installed from the Go module proxy), to loopback
+// only, bounded in time: a closed loop for throughput, and a fixed rate for
+// latency before and during a rollout, so that a stall shows as latency
+// rather than as fewer requests sent (coordinated omission).
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+
+	"example.com/app/e2e"
+	"example.com/app/units"
+	"example.com/app/worker"
+)
+
+type options struct {
+	out       string
+	cache     string
+	reps      int
+	instances int
+	rateKA    int
+	rateNew   int
+	workers   int
+	quick     bool
+}
+
+func main() {
+	var o options
+	flag.StringVar(&o.out, "out", "docs", "where BENCHMARKS.md goes")
+	flag.StringVar(&o.cache, "cache", "/var/cache/app-bench", "where vegeta and pm2 are installed")
+	flag.IntVar(&o.reps, "reps", 3, "repetitions of every run (min/median/max)")
+	flag.IntVar(&o.instances, "instances", 2, "instances under each manager")
+	flag.IntVar(&o.rateKA, "rate-keepalive", 2000, "requests/s of the fixed-rate load over keep-alive connections")
+	flag.IntVar(&o.rateNew, "rate-newconn", 500, "requests/s of the fixed-rate load with a new connection per request")
+	flag.IntVar(&o.workers, "workers", 16, "concurrent clients of the closed-loop throughput runs")
+	flag.BoolVar(&o.quick, "quick", false, "one short repetition, to try the harness; not for publishing")
+	flag.Parse()
+	if o.quick {
+		o.reps = 1
+	}
+	if o.reps < 1 || o.instances < 1 || o.rateKA < 1 || o.rateNew < 1 || o.workers < 1 {
+		fmt.Fprintln(os.Stderr, "bench: -reps, -instances, -rate-* and -workers must be at least 1")
+		os.Exit(2)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Minute)
+	defer cancel()
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, o, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+const (
+	portOurs = 18080
+	portPM2  = 18081
+	modeKA   = "keep-alive"
+	modeNew  = "new connection per request"
+)
+
+// system is one manager and worker under test.
+type system struct {
+	name  string
+	url   string
+	setup func(ctx context.Context) error
+	roll  func(ctx context.Context) error
+}
+
+// record is one measured rollout under load, with the throughput run that
+// preceded it.
+type record struct {
+	system, mode string
+	rep          int
+	throughput   float64 // closed loop, requests/s
+	steady       e2e.Stats
+	during       e2e.Stats
+	rollout      time.Duration
+	failed       int // over the whole fixed-rate attack
+	sent         int
+	errs         map[string]int
+}
+
+func run(ctx context.Context, o options, w io.Writer) error {
+	start := time.Now()
+	if err := e2e.Prerequisites(); err != nil {
+		return err
+	}
+	tmp, err := os.MkdirTemp("", "app-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	fmt.Fprintln(w, "== building, installing vegeta and pm2")
+	bin, err := e2e.Build(ctx, filepath.Join(tmp, "bin"), "bench")
+	if err != nil {
+		return err
+	}
+	veg, err := e2e.InstallVegeta(ctx, o.cache)
+	if err != nil {
+		return err
+	}
+	pm2Bin, err := e2e.InstallPM2(ctx, o.cache)
+	if err != nil {
+		return err
+	}
+	if err := e2e.CleanStale(); err != nil {
+		fmt.Fprintln(w, "clean up earlier runs:", err)
+	}
+
+	fmt.Fprintln(w, "== booting a throwaway systemd")
+	m, err := e2e.Boot(ctx)
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+	// The machine is torn down on Ctrl-C too.
+	go func() {
+		<-ctx.Done()
+		m.Close()
+	}()
+	sh := func(args ...string) (string, error) {
+		out, err := m.Run(ctx, args...)
+		if err != nil {
+			return out, fmt.Errorf("%w: %s", err, strings.TrimSpace(out))
+		}
+		return out, nil
+	}
+	if err := m.Install(bin); err != nil {
+		return err
+	}
+	ours := fmt.Sprintf("127.0.0.1:%d", portOurs)
+	configGo := fmt.Sprintf("listen = [%q]\ninstances = %d\n", ours, o.instances)
+	configNode := configGo + fmt.Sprintf("script = \"/usr/bin/node\"\nargs = [%q]\n[env]\nAPP_VERSION = \"node\"\n", worker.NodeJSPath)
+	if err := m.WriteConfig(configGo); err != nil {
+		return err
+	}
+	if _, err := sh("systemctl", "daemon-reload"); err != nil {
+		return err
+	}
+	if _, err := sh("systemctl", "enable", "--now", units.Socket, units.Target); err != nil {
+		return err
+	}
+	var instances []string
+	for i := 0; i < o.instances; i++ {
+		instances = append(instances, units.Instance(i))
+	}
+	if err := m.WaitActive(ctx, 30*time.Second, instances...); err != nil {
+		return err
+	}
+	pm2 := &e2e.PM2{M: m, Bin: pm2Bin}
+	if err := pm2.Start(ctx, e2e.PM2App{Name: "bench", Script: worker.NodeJSPath, Instances: o.instances, Port: portPM2,
+		Env: map[string]string{"APP_VERSION": "pm2"}, ListenTimeout: 50000, KillTimeout: 5000}); err != nil {
+		return err
+	}
+
+	reload := func(ctx context.Context) error {
+		_, err := sh("app-reloader", "reload")
+		return err
+	}
+	useConfig := func(cfg string) func(ctx context.Context) error {
+		return func(ctx context.Context) error {
+			if err := m.WriteConfig(cfg); err != nil {
+				return err
+			}
+			return reload(ctx)
+		}
+	}
+	systems := []system{
+		{name: "app, Go worker", url: "http://" + ours + "/", setup: useConfig(configGo), roll: reload},
+		{name: "app, Node worker", url: "http://" + ours + "/", setup: useConfig(configNode), roll: reload},
+		{name: "pm2, Node worker", url: fmt.Sprintf("http://127.0.0.1:%d/", portPM2), setup: func(context.Context) error { return nil },
+			roll: func(ctx context.Context) error {
+				out, err := pm2.Run(ctx, "reload", "bench")
+				if err != nil {
+					return fmt.Errorf("pm2 reload: %w: %s", err, out)
+				}
+				return nil
+			}},
+	}
+
+	var recs []record
+	for rep := 1; rep <= o.reps; rep++ {
+		// Interleaved, and the order rotates so that no system always runs
+		// first (or right after another) in a repetition.
+		for k := range systems {
+			sys := systems[(k+rep-1)%len(systems)]
+			if err := sys.setup(ctx); err != nil {
+				return fmt.Errorf("%s: %w", sys.name, err)
+			}
+			for _, mode := range []string{modeKA, modeNew} {
+				r, err := measure(ctx, o, veg, sys, mode, rep)
+				if err != nil {
+					return fmt.Errorf("%s, %s, rep %d: %w", sys.name, mode, rep, err)
+				}
+				fmt.Fprintf(w, "[rep %d] %-17s %-27s %7.0f req/s | steady p99 %6s | rollout %6s, p99 %6s | failed %d of %d\n",
+					rep, sys.name, mode, r.throughput, ms(r.steady.P99), secs(r.rollout), ms(r.during.P99), r.failed, r.sent)
+				recs = append(recs, r)
+			}
+		}
+	}
+	fmt.Fprintln(w, "== cost of socket activation: the same binary, activated or listening itself")
+	if err := startActivationPair(ctx, m); err != nil {
+		return err
+	}
+	var acts []actRec
+	hows := []struct {
+		name string
+		port int
+	}{{"listening itself", portPlain}, {"socket-activated", portActivated}}
+	for rep := 0; rep <= o.reps; rep++ { // rep 0 warms both up and is not kept
+		for k := range hows {
+			h := hows[(k+rep)%len(hows)]
+			for _, mode := range []string{modeKA, modeNew} {
+				r, err := measureActivation(ctx, o, veg, h.name, h.port, mode, rep)
+				if err != nil {
+					return fmt.Errorf("activation cost, %s: %w", h.name, err)
+				}
+				if rep > 0 {
+					fmt.Fprintf(w, "[rep %d] %-17s %-27s %7.0f req/s | p50 %s p99 %s | failed %d\n", rep, h.name, mode, r.rate, ms(r.p50), ms(r.p99), r.failed)
+					acts = append(acts, r)
+				}
+			}
+		}
+	}
+
+	fmt.Fprintln(w, "== rollout overhead by instance count, no load")
+	var ovs []overheadRec
+	counts := []int{2, 4, 8}
+	for rep := 1; rep <= o.reps; rep++ {
+		for k := range counts {
+			n := counts[(k+rep-1)%len(counts)]
+			r, err := measureOverhead(ctx, m, fmt.Sprintf("listen = [%q]\ninstances = %d\n", ours, n), n, rep)
+			if err != nil {
+				return fmt.Errorf("overhead, %d instances: %w", n, err)
+			}
+			fmt.Fprintf(w, "[rep %d] %d instances: rollout %s, daemon-reload %s, own start-ups %s (%d units) → %s per instance\n",
+				rep, n, secs(r.total), secs(r.daemonReload), secs(r.startups), r.started, ms(r.perInstance()))
+			ovs = append(ovs, r)
+		}
+	}
+
+	versions, _ := sh("sh", "-c", "echo kernel $(uname -r); systemctl --version | head -1; echo node $(node --version)")
+	doc := render(o, recs, acts, ovs, machineInfo(versions), time.Since(start))
+	if err := os.MkdirAll(o.out, 0o755); err != nil {
+		return err
+	}
+	path := filepath.Join(o.out, "BENCHMARKS.md")
+	if o.quick {
+		path = filepath.Join(o.out, "BENCHMARKS.quick.md")
+	}
+	if err := os.WriteFile(path, []byte(doc), 0o644); err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "== wrote %s in %s\n", path, time.Since(start).Round(time.Second))
+	return nil
+}
+
+// measure runs the closed-loop throughput attack, then the fixed-rate
+// attack with a rollout in its middle.
+func measure(ctx context.Context, o options, veg *e2e.Vegeta, sys system, mode string, rep int) (record, error) {
+	r := record{system: sys.name, mode: mode, rep: rep}
+	ka := mode == modeKA
+	tpDur, lead, total := 4*time.Second, 3*time.Second, 15*time.Second
+	if o.quick {
+		tpDur, lead, total = 2*time.Second, 2*time.Second, 10*time.Second
+	}
+
+	a, err := veg.Attack(ctx, e2e.AttackOptions{URL: sys.url, Workers: o.workers, Duration: tpDur, KeepAlive: ka, Connections: o.workers})
+	if err != nil {
+		return r, err
+	}
+	hits, err := a.Wait(ctx)
+	if err != nil {
+		return r, err
+	}
+	tp := e2e.Summarize(hits, time.Time{}, time.Time{})
+	r.throughput = float64(tp.N-tp.Failed) / tpDur.Seconds()
+	time.Sleep(time.Second) // let TIME_WAIT and the run queue settle
+
+	rate := o.rateNew
+	if ka {
+		rate = o.rateKA
+	}
+	a, err = veg.Attack(ctx, e2e.AttackOptions{URL: sys.url, Rate: rate, Duration: total, KeepAlive: ka, Connections: o.workers})
+	if err != nil {
+		return r, err
+	}
+	select {
+	case <-time.After(lead):
+	case <-ctx.Done():
+		return r, ctx.Err()
+	}
+	t0 := time.Now()
+	rerr := sys.roll(ctx)
+	t1 := time.Now()
+	r.rollout = t1.Sub(t0)
+	hits, err = a.Wait(ctx)
+	if err != nil {
+		return r, err
+	}
+	if rerr != nil {
+		return r, fmt.Errorf("rollout: %w", rerr)
+	}
+	if t1.After(a.Started.Add(total - time.Second)) {
+		return r, errors.New("the rollout outlasted the load; raise the attack duration")
+	}
+	// Steady: from the first half-second (connections warm) to the rollout.
+	r.steady = e2e.Summarize(hits, a.Started.Add(500*time.Millisecond), t0)
+	r.during = e2e.Summarize(hits, t0, t1)
+	all := e2e.Summarize(hits, time.Time{}, time.Time{})
+	r.failed, r.sent, r.errs = all.Failed, all.N, all.Errors
+	time.Sleep(time.Second)
+	return r, nil
+}
+
+func machineInfo(versions string) string {
+	host, _ := os.Hostname()
+	return fmt.Sprintf("%d CPUs (%s), host %s; inside the container: %s; Go %s; pm2 %s; vegeta %s",
+		runtime.NumCPU(), cpuModel(), host, strings.Join(strings.Split(strings.TrimSpace(versions), "\n"), "; "),
+		runtime.Version(), e2e.PM2Version, strings.TrimPrefix(e2e.VegetaVersion, "github.com/tsenart/vegeta/v12@"))
+}
+
+func cpuModel() string {
+	b, err := os.ReadFile("/proc/cpuinfo")
+	if err != nil {
+		return "unknown"
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+			return strings.TrimSpace(v)
+		}
+	}
+	return "unknown"
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.2fms", float64(d)/float64(time.Millisecond)) }
+
+func secs(d time.Duration) string { return fmt.Sprintf("%.2fs", d.Seconds()) }
+
+// spread is min / median / max of xs.
+func spread(xs []float64) (lo, mid, hi float64) {
+	s := append([]float64(nil), xs...)
+	sort.Float64s(s)
+	n := len(s)
+	if n == 0 {
+		return 0, 0, 0
+	}
+	mid = s[n/2]
+	if n%2 == 0 {
+		mid = (s[n/2-1] + s[n/2]) / 2
+	}
+	return s[0], mid, s[n-1]
+}

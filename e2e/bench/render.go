@@ -1,0 +1,246 @@
+package main
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+)
+
+// render writes BENCHMARKS.md from the records.
+func render(o options, recs []record, acts []actRec, ovs []overheadRec, machine string, took time.Duration) string {
+	var b strings.Builder
+	p := func(format string, a ...any) { fmt.Fprintf(&b, format, a...) }
+	p("# Benchmarks\n\n")
+	p("Written by `make bench` (`go run ./e2e/bench`) on %s in %s. Everything below comes from that one run;\n", time.Now().UTC().Format("2006-01-02"), took.Round(time.Second))
+	p("rerun it to reproduce. These machines are noisy: compare the ratios, measured side by side, more than the absolute figures.\n\n")
+	p("- Machine: %s.\n", machine)
+	p("- Both managers run in the same throwaway systemd (systemd-nspawn), %d instances each, at the same time; only the one under test gets load.\n", o.instances)
+	p("- Workers: `app, Go worker` is `/usr/bin/app` under our units; `app, Node worker` and `pm2, Node worker` are the same file, `worker/node/worker.js`, under our units and under pm2 cluster mode (`wait_ready`, `listen_timeout` 50 s, `kill_timeout` 5 s, SIGINT → `Connection: close`: the recipe pm2 users follow).\n")
+	p("- Rollout: `app-reloader reload` (defaults: surge on) against `pm2 reload`, each timed from the start of the command to its return.\n")
+	p("- Load: vegeta on the host's loopback. Throughput is a closed loop of %d clients for 4 s. Latency is a fixed-rate (open-loop) attack, %d req/s over %d keep-alive connections or %d req/s with a new connection per request, for 15 s, with the rollout started 3 s in. \"Steady\" is the window from 0.5 s to the rollout, \"during\" the rollout itself. A failed request is any error (a client timeout is 10 s) or a status other than 200.\n", o.workers, o.rateKA, o.workers, o.rateNew)
+	p("- Every figure is min / **median** / max over %d repetitions, interleaved: each repetition runs every system in turn, in a rotating order.\n\n", o.reps)
+
+	systems := order(recs, func(r record) string { return r.system })
+	for _, mode := range []string{modeKA, modeNew} {
+		p("## Rollout under load, %s\n\n", mode)
+		p("| system | failed / sent | throughput (req/s) | steady p50 | steady p99 | steady p99.9 | during p50 | during p99 | during p99.9 | p99 during ÷ steady | rollout |\n")
+		p("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n")
+		for _, sys := range systems {
+			rs := pick(recs, sys, mode)
+			if len(rs) == 0 {
+				continue
+			}
+			failed, sent := 0, 0
+			for _, r := range rs {
+				failed += r.failed
+				sent += r.sent
+			}
+			p("| %s | %d / %d | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", sys, failed, sent,
+				f(rs, func(r record) float64 { return r.throughput }, "%.0f"),
+				lat(rs, func(r record) time.Duration { return r.steady.P50 }),
+				lat(rs, func(r record) time.Duration { return r.steady.P99 }),
+				lat(rs, func(r record) time.Duration { return r.steady.P999 }),
+				lat(rs, func(r record) time.Duration { return r.during.P50 }),
+				lat(rs, func(r record) time.Duration { return r.during.P99 }),
+				lat(rs, func(r record) time.Duration { return r.during.P999 }),
+				f(rs, func(r record) float64 { return ratio(r.during.P99, r.steady.P99) }, "%.2f"),
+				f(rs, func(r record) float64 { return r.rollout.Seconds() }, "%.2fs"))
+		}
+		p("\n")
+	}
+
+	p("## Side by side: app ÷ pm2, per repetition\n\n")
+	p("Each ratio pairs the runs of one repetition (same minutes, same machine state); above 1 means app is higher.\n\n")
+	p("| comparison | load | throughput | steady p99 | during p99 | rollout time |\n| --- | --- | --- | --- | --- | --- |\n")
+	for _, sys := range systems {
+		if strings.HasPrefix(sys, "pm2") {
+			continue
+		}
+		for _, mode := range []string{modeKA, modeNew} {
+			var tp, sp, dp, rt []float64
+			for _, a := range pick(recs, sys, mode) {
+				for _, c := range pick(recs, "pm2, Node worker", mode) {
+					if c.rep != a.rep {
+						continue
+					}
+					tp = append(tp, a.throughput/c.throughput)
+					sp = append(sp, ratio(a.steady.P99, c.steady.P99))
+					dp = append(dp, ratio(a.during.P99, c.during.P99))
+					rt = append(rt, a.rollout.Seconds()/c.rollout.Seconds())
+				}
+			}
+			if len(tp) == 0 {
+				continue
+			}
+			p("| %s ÷ pm2 | %s | %s | %s | %s | %s |\n", sys, mode, fx(tp, "%.2f"), fx(sp, "%.2f"), fx(dp, "%.2f"), fx(rt, "%.2f"))
+		}
+	}
+	p("\n")
+
+	p("## Cost of socket activation\n\n")
+	p("The same binary (`/usr/bin/app`) as two transient units: one listening on its own address, one on a socket systemd passes it (`systemd-run --socket-property=ListenStream=…`). Closed loop, %d clients, 4 s; ratio = activated ÷ listening itself, paired within each repetition.\n\n", o.workers)
+	p("| load | listening itself (req/s) | socket-activated (req/s) | ratio | p99 itself | p99 activated |\n| --- | --- | --- | --- | --- | --- |\n")
+	var worstAct float64 = -1
+	for _, mode := range []string{modeKA, modeNew} {
+		var plain, act, ratios, p99a, p99b []float64
+		for _, a := range acts {
+			if a.mode != mode || a.how != "socket-activated" {
+				continue
+			}
+			for _, b := range acts {
+				if b.mode == mode && b.how == "listening itself" && b.rep == a.rep {
+					plain = append(plain, b.rate)
+					act = append(act, a.rate)
+					ratios = append(ratios, a.rate/b.rate)
+					p99a = append(p99a, float64(b.p99)/float64(time.Millisecond))
+					p99b = append(p99b, float64(a.p99)/float64(time.Millisecond))
+				}
+			}
+		}
+		if len(ratios) == 0 {
+			continue
+		}
+		_, mid, _ := spread(ratios)
+		if worstAct < 0 || mid < worstAct {
+			worstAct = mid
+		}
+		p("| %s | %s | %s | %s | %s ms | %s ms |\n", mode, fx(plain, "%.0f"), fx(act, "%.0f"), fx(ratios, "%.3f"), fx(p99a, "%.2f"), fx(p99b, "%.2f"))
+	}
+	p("\n")
+
+	p("## Rollout overhead by instance count\n\n")
+	p("No load. `app-reloader reload` (surge on: the spare, then every instance, then the spare stopped), timed from the command's start to its return, against the sum of every started unit's own start-up (systemd's `Starting` to `Started` in the journal: exec to `READY=1`). Overhead per instance = (rollout − start-ups) ÷ instances; daemon-reload is part of it and shown apart.\n\n")
+	p("| instances | rollout | daemon-reload | sum of own start-ups | overhead per instance | overhead per instance without daemon-reload |\n| --- | --- | --- | --- | --- | --- |\n")
+	worstOv := time.Duration(0)
+	for _, n := range []int{2, 4, 8} {
+		var rs []overheadRec
+		for _, r := range ovs {
+			if r.n == n {
+				rs = append(rs, r)
+			}
+		}
+		if len(rs) == 0 {
+			continue
+		}
+		g := func(v func(overheadRec) float64, format string) string {
+			xs := make([]float64, len(rs))
+			for i, r := range rs {
+				xs[i] = v(r)
+			}
+			return fx(xs, format)
+		}
+		per := make([]float64, len(rs))
+		for i, r := range rs {
+			per[i] = float64(r.perInstance()) / float64(time.Millisecond)
+		}
+		_, mid, _ := spread(per)
+		worstOv = max(worstOv, time.Duration(mid*float64(time.Millisecond)))
+		p("| %d | %s s | %s s | %s s | %s ms | %s ms |\n", n,
+			g(func(r overheadRec) float64 { return r.total.Seconds() }, "%.2f"),
+			g(func(r overheadRec) float64 { return r.daemonReload.Seconds() }, "%.2f"),
+			g(func(r overheadRec) float64 { return r.startups.Seconds() }, "%.2f"),
+			g(func(r overheadRec) float64 { return float64(r.perInstance()) / float64(time.Millisecond) }, "%.0f"),
+			g(func(r overheadRec) float64 {
+				return float64(r.perInstance()-r.daemonReload/time.Duration(r.n)) / float64(time.Millisecond)
+			}, "%.0f"))
+	}
+	p("\n")
+
+	p("## Errors seen\n\n")
+	any := false
+	for _, r := range recs {
+		if len(r.errs) == 0 {
+			continue
+		}
+		any = true
+		var es []string
+		for e, n := range r.errs {
+			es = append(es, fmt.Sprintf("%d× %s", n, e))
+		}
+		sort.Strings(es)
+		p("- %s, %s, repetition %d: %s\n", r.system, r.mode, r.rep, strings.Join(es, "; "))
+	}
+	if !any {
+		p("None: every request of every run succeeded.\n")
+	}
+	p("\n## Goals\n\n")
+	p("| goal | system | result |\n| --- | --- | --- |\n")
+	if worstAct >= 0 {
+		p("| socket-activated ≥ 0.98 × listening itself | app, Go worker | %s |\n", verdict(worstAct >= 0.98, fmt.Sprintf("median ratio %.3f in the worse load", worstAct)))
+	}
+	if len(ovs) > 0 {
+		p("| rollout overhead ≤ 50 ms per instance | app | %s |\n", verdict(worstOv <= 50*time.Millisecond, fmt.Sprintf("median %s at worst", worstOv.Round(time.Millisecond))))
+	}
+	for _, sys := range systems {
+		failed := 0
+		var worst float64
+		for _, r := range recs {
+			if r.system == sys {
+				failed += r.failed
+				worst = max(worst, ratio(r.during.P99, r.steady.P99))
+			}
+		}
+		p("| 0 failed requests in every rollout | %s | %s |\n", sys, verdict(failed == 0, fmt.Sprintf("%d failed", failed)))
+		p("| p99 during a rollout ≤ 1.5 × steady p99 | %s | %s |\n", sys, verdict(worst <= 1.5, fmt.Sprintf("worst run %.2f×", worst)))
+	}
+	return b.String()
+}
+
+func verdict(ok bool, detail string) string {
+	if ok {
+		return "met (" + detail + ")"
+	}
+	return "**missed** (" + detail + ")"
+}
+
+func ratio(a, b time.Duration) float64 {
+	if b == 0 {
+		return 0
+	}
+	return float64(a) / float64(b)
+}
+
+// order lists the distinct keys in the order they first appear.
+func order(recs []record, key func(record) string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, r := range recs {
+		if k := key(r); !seen[k] {
+			seen[k] = true
+			out = append(out, k)
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return strings.HasPrefix(out[j], "pm2") && !strings.HasPrefix(out[i], "pm2") })
+	return out
+}
+
+func pick(recs []record, sys, mode string) []record {
+	var out []record
+	for _, r := range recs {
+		if r.system == sys && r.mode == mode {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+func f(rs []record, v func(record) float64, format string) string {
+	xs := make([]float64, len(rs))
+	for i, r := range rs {
+		xs[i] = v(r)
+	}
+	return fx(xs, format)
+}
+
+func fx(xs []float64, format string) string {
+	lo, mid, hi := spread(xs)
+	if len(xs) == 1 {
+		return fmt.Sprintf(format, mid)
+	}
+	return fmt.Sprintf(format+" / **"+format+"** / "+format, lo, mid, hi)
+}
+
+func lat(rs []record, v func(record) time.Duration) string {
+	return f(rs, func(r record) float64 { return float64(v(r)) / float64(time.Millisecond) }, "%.2f") + " ms"
+}
