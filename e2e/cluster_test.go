@@ -534,3 +534,39 @@ func TestHealthProbe(t *testing.T) {
 	// the probe, not the load, is what judges it.
 	assert.Zero(t, res.Failed(), "failed requests: %v", res.Errors(10))
 }
+
+// A rollout skips the daemon-reload when neither the configuration nor a
+// unit file changed, and still notices either change on the real systemd.
+func TestReloadSkipsNeedlessDaemonReload(t *testing.T) {
+	c := newCluster(t, "instances = 2\n")
+	require.NoError(t, c.WaitActive(c.ctx, 30*time.Second, c.instances(2)...))
+
+	rep, out, err := c.reload(t)
+	require.NoError(t, err, out)
+	assert.False(t, rep.Unchanged, "the first rollout after boot reloads: nothing recorded yet")
+	rep, out, err = c.reload(t)
+	require.NoError(t, err, out)
+	assert.True(t, rep.Unchanged, "nothing changed since")
+	assert.Zero(t, rep.DaemonReload)
+
+	// The configuration changed: applied.
+	require.NoError(t, c.WriteConfig(c.config("instances = 2\n[env]\nFROM_CONFIG = \"1\"\n")))
+	rep, out, err = c.reload(t)
+	require.NoError(t, err, out)
+	assert.False(t, rep.Unchanged)
+	assert.Positive(t, rep.DaemonReload)
+	assert.Contains(t, c.run(t, "systemctl", "show", "-P", "Environment", "app@0.service"), "FROM_CONFIG=1")
+
+	// An operator's drop-in: noticed through NeedDaemonReload, applied.
+	c.run(t, "mkdir", "-p", "/etc/systemd/system/app@.service.d")
+	c.run(t, "sh", "-c", "printf '[Service]\\nEnvironment=FROM_DROPIN=1\\n' > /etc/systemd/system/app@.service.d/override.conf")
+	rep, out, err = c.reload(t)
+	require.NoError(t, err, out)
+	assert.False(t, rep.Unchanged, "the new drop-in is noticed")
+	assert.Contains(t, c.run(t, "systemctl", "show", "-P", "Environment", "app@1.service"), "FROM_DROPIN=1")
+
+	rep, out, err = c.reload(t)
+	require.NoError(t, err, out)
+	assert.True(t, rep.Unchanged, "and then nothing changed")
+	t.Logf("rollout of 2 instances without daemon-reload: %s", rep.Took.Round(time.Millisecond))
+}

@@ -94,6 +94,8 @@ func CLI(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	defer sd.Close()
 	r := &Reloader{Systemd: sd, Logger: log, Hold: cfg.MinUptime.Std(), GuardDir: DefaultGuardDir,
 		Surge: cfg.Surge, MemoryLimit: cfg.MaxMemoryRestart.Bytes()}
+	files := &FileState{Config: cfg, Source: *config}
+	r.Unchanged, r.Reloaded = files.Unchanged, files.Reloaded
 	if cfg.ProbePath != "" {
 		r.Probe = &Probe{Path: string(cfg.ProbePath), Timeout: cfg.ProbeTimeout.Std()}
 	}

@@ -59,8 +59,10 @@ type Report struct {
 	Started   time.Time     `json:"started"`
 	Took      time.Duration `json:"took_ns"`
 	Instances int           `json:"instances"`
-	// DaemonReload is how long applying the configuration took.
+	// DaemonReload is how long applying the configuration took; zero
+	// when it was skipped because nothing had changed (Unchanged).
 	DaemonReload time.Duration `json:"daemon_reload_ns"`
+	Unchanged    bool          `json:"config_unchanged,omitempty"`
 	Steps        []Step        `json:"steps"`
 	// Surge is whether a spare instance carried the configured capacity
 	// through the restarts; SurgeNote says why not when surge was wanted.
@@ -114,6 +116,14 @@ type Reloader struct {
 	// Probe, if set, must pass through each started or restarted instance
 	// after READY=1 and the hold before the rollout moves on.
 	Probe *Probe
+	// Unchanged, if set, reports whether what systemd loaded is already
+	// what is on disk: the generator's output matches the configuration
+	// and no unit file changed since the last daemon-reload (see
+	// [FileState]). Then the rollout skips the daemon-reload, which costs
+	// 0.3 s idle and seconds under load. Reloaded is called after each
+	// daemon-reload the rollout does.
+	Unchanged func() (bool, string, error)
+	Reloaded  func()
 }
 
 func (r *Reloader) prefix() string {
@@ -163,11 +173,24 @@ func (r *Reloader) Reload(ctx context.Context, want int) (Report, error) {
 	}
 	sd := r.Systemd
 	t0 := time.Now()
-	if err := sd.DaemonReload(ctx); err != nil {
+	unchanged, why, err := r.unchanged(ctx)
+	if err != nil {
 		return finish(err)
 	}
-	rep.DaemonReload = time.Since(t0)
-	r.log().Debug("daemon-reload done", "took", rep.DaemonReload)
+	if unchanged {
+		rep.Unchanged = true
+		r.log().Debug("configuration and unit files unchanged: no daemon-reload", "took", time.Since(t0))
+	} else {
+		r.log().Debug("daemon-reload needed", "why", why)
+		if err := sd.DaemonReload(ctx); err != nil {
+			return finish(err)
+		}
+		if r.Reloaded != nil {
+			r.Reloaded()
+		}
+		rep.DaemonReload = time.Since(t0)
+		r.log().Debug("daemon-reload done", "took", rep.DaemonReload)
+	}
 	loaded, err := sd.List(ctx, r.prefix()+"@*.service")
 	if err != nil {
 		return finish(err)
@@ -236,6 +259,33 @@ func (r *Reloader) Reload(ctx context.Context, want int) (Report, error) {
 		err = errors.Join(err, uerr)
 	}
 	return finish(err)
+}
+
+// unchanged is whether the loaded units already are what a daemon-reload
+// would load: the generator's output matches the configuration and no
+// unit of the cluster changed on disk. If not, it says why.
+func (r *Reloader) unchanged(ctx context.Context) (bool, string, error) {
+	if r.Unchanged == nil {
+		return false, "no way to tell", nil
+	}
+	same, why, err := r.Unchanged()
+	if err != nil || !same {
+		return false, why, err
+	}
+	loaded, err := r.Systemd.List(ctx, r.prefix()+"@*.service")
+	if err != nil {
+		return false, "", err
+	}
+	for _, name := range append([]string{r.prefix() + ".socket", r.prefix() + ".target", r.prefix() + "-reload.service"}, loaded...) {
+		u, err := r.Systemd.Unit(ctx, name)
+		if err != nil {
+			return false, "", err
+		}
+		if u.NeedDaemonReload {
+			return false, name + " changed on disk", nil
+		}
+	}
+	return true, "", nil
 }
 
 // progress numbers the steps for [Event].

@@ -347,3 +347,37 @@ func TestReportRoundTrip(t *testing.T) {
 }
 
 func r(f *fakeSystemd) *Reloader { return &Reloader{Systemd: f} }
+
+func TestDaemonReloadSkippedWhenNothingChanged(t *testing.T) {
+	same := func() (bool, string, error) { return true, "", nil }
+	f := newFake("app@0.service", "app@1.service")
+	reloaded := 0
+	rr := &Reloader{Systemd: f, Unchanged: same, Reloaded: func() { reloaded++ }}
+	rep, err := rr.Reload(context.Background(), 2)
+	require.NoError(t, err)
+	assert.True(t, rep.Unchanged)
+	assert.Zero(t, reloaded)
+	assert.Zero(t, rep.DaemonReload)
+	assert.Equal(t, []string{"restart app@0.service", "restart app@1.service"}, f.mutations(), "no daemon-reload")
+
+	for name, setup := range map[string]func(f *fakeSystemd, rr *Reloader){
+		"config changed": func(f *fakeSystemd, rr *Reloader) {
+			rr.Unchanged = func() (bool, string, error) { return false, "app@.service.d/50-app-toml.conf differs", nil }
+		},
+		"a unit file changed": func(f *fakeSystemd, rr *Reloader) { f.units["app@1.service"].NeedDaemonReload = true },
+		"the socket changed":  func(f *fakeSystemd, rr *Reloader) { f.unit("app.socket").NeedDaemonReload = true },
+		"cannot compare":      func(f *fakeSystemd, rr *Reloader) { rr.Unchanged = nil },
+	} {
+		t.Run(name, func(t *testing.T) {
+			f := newFake("app@0.service", "app@1.service")
+			reloaded := 0
+			rr := &Reloader{Systemd: f, Unchanged: same, Reloaded: func() { reloaded++ }}
+			setup(f, rr)
+			rep, err := rr.Reload(context.Background(), 2)
+			require.NoError(t, err)
+			assert.False(t, rep.Unchanged)
+			assert.Equal(t, "daemon-reload", f.mutations()[0])
+			assert.Equal(t, 1, reloaded, "the state loaded is recorded")
+		})
+	}
+}

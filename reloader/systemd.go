@@ -53,6 +53,9 @@ type Unit struct {
 	CPU         uint64    `json:"cpu_nsec,omitempty"`     // CPUUsageNSec
 	StatusText  string    `json:"status_text,omitempty"`  // the worker's STATUS=
 	ExitCode    int32     `json:"exit_status,omitempty"`  // ExecMainStatus
+	// NeedDaemonReload: the unit's file or drop-ins changed on disk since
+	// systemd loaded them.
+	NeedDaemonReload bool `json:"need_daemon_reload,omitempty"`
 }
 
 // DBus is [Systemd] over a D-Bus connection to the system manager.
@@ -136,6 +139,7 @@ func (d *DBus) Unit(ctx context.Context, unit string) (Unit, error) {
 		ActiveState: str(up["ActiveState"]),
 		SubState:    str(up["SubState"]),
 	}
+	u.NeedDaemonReload, _ = up["NeedDaemonReload"].(bool)
 	if us, ok := up["ActiveEnterTimestamp"].(uint64); ok && us > 0 {
 		u.Since = time.UnixMicro(int64(us))
 	}

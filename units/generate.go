@@ -130,3 +130,55 @@ func quote(s string) string {
 }
 
 func escapePercent(s string) string { return strings.ReplaceAll(s, "%", "%%") }
+
+// GeneratorDir is where systemd has generators write for the system
+// manager (their "normal" directory).
+const GeneratorDir = "/run/systemd/generator"
+
+// Generated reports whether dir already holds exactly what [Generate] would
+// write there for cfg: the drop-ins byte for byte, and the same instances
+// wanted. If not, it says what differs. A rollout uses it to skip a
+// daemon-reload that would change nothing.
+func Generated(cfg Config, source, dir string) (bool, string, error) {
+	tmp, err := os.MkdirTemp("", "app-generated-")
+	if err != nil {
+		return false, "", fmt.Errorf("compare generated units: %w", err)
+	}
+	defer os.RemoveAll(tmp)
+	if err := Generate(cfg, source, tmp); err != nil {
+		return false, "", err
+	}
+	diff := ""
+	err = filepath.WalkDir(tmp, func(p string, d os.DirEntry, err error) error {
+		if err != nil || diff != "" {
+			return err
+		}
+		rel, _ := filepath.Rel(tmp, p)
+		have := filepath.Join(dir, rel)
+		switch {
+		case rel == ".":
+			// Other generators write there too.
+		case d.IsDir():
+			want, _ := os.ReadDir(p)
+			got, err := os.ReadDir(have)
+			if err != nil || len(got) != len(want) {
+				diff = rel + " lists other entries"
+			}
+		case d.Type()&os.ModeSymlink != 0:
+			want, _ := os.Readlink(p)
+			if got, err := os.Readlink(have); err != nil || got != want {
+				diff = rel + " differs"
+			}
+		default:
+			want, _ := os.ReadFile(p)
+			if got, err := os.ReadFile(have); err != nil || string(got) != string(want) {
+				diff = rel + " differs"
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return false, "", fmt.Errorf("compare generated units: %w", err)
+	}
+	return diff == "", diff, nil
+}

@@ -78,3 +78,31 @@ func TestUnitFilesEmbedded(t *testing.T) {
 		assert.NotEmpty(t, b)
 	}
 }
+
+func TestGenerated(t *testing.T) {
+	cfg, err := units.Parse("app.toml", []byte("instances = 3\n"))
+	require.NoError(t, err)
+	dir := t.TempDir()
+	ok, why, err := units.Generated(cfg, "/etc/app/app.toml", dir)
+	require.NoError(t, err)
+	assert.False(t, ok, "nothing generated yet")
+	assert.NotEmpty(t, why)
+
+	require.NoError(t, units.Generate(cfg, "/etc/app/app.toml", dir))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "other.service"), []byte("[Service]\n"), 0o644), "another generator's output")
+	ok, why, err = units.Generated(cfg, "/etc/app/app.toml", dir)
+	require.NoError(t, err)
+	assert.True(t, ok, why)
+
+	for _, change := range []string{"instances = 2\n", "instances = 4\n", "instances = 3\nkill_timeout = \"5s\"\n", "instances = 3\nlisten = [\"127.0.0.1:9\"]\n"} {
+		other, err := units.Parse("app.toml", []byte(change))
+		require.NoError(t, err)
+		ok, why, err = units.Generated(other, "/etc/app/app.toml", dir)
+		require.NoError(t, err)
+		assert.False(t, ok, "a changed config is noticed: %q", change)
+		assert.NotEmpty(t, why)
+	}
+	ok, _, err = units.Generated(cfg, "/etc/other.toml", dir)
+	require.NoError(t, err)
+	assert.False(t, ok, "another source file is another output")
+}
