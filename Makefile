@@ -21,7 +21,7 @@ help: ## list the targets
 build: ## build bin/app and the other commands, stamped with VERSION
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ ./cmd/...
 
-test: lint unit fuzz e2e ## everything CI runs: lint, then every test
+test: e2e-deps lint unit fuzz e2e ## everything CI runs: lint, then every test
 
 unit: ## the Go tests (real sockets and processes; no root needed)
 	$(GO) test -count=1 -race ./...
@@ -38,6 +38,7 @@ e2e-deps:
 	@missing=""; command -v systemd-nspawn >/dev/null || missing="$$missing systemd-container"; \
 	command -v lintian >/dev/null || missing="$$missing lintian"; \
 	command -v curl >/dev/null || missing="$$missing curl"; \
+	command -v gnuplot >/dev/null || missing="$$missing gnuplot-nox"; \
 	if [ -n "$$missing" ]; then echo "installing$$missing"; apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; fi
 

@@ -234,3 +234,17 @@ func Shares(rs []Hit, from, to time.Time) map[string]int {
 	}
 	return out
 }
+
+// Imbalance is the largest share over the smallest among the instances
+// named (so that one that got nothing counts); +Inf if one got nothing.
+func Imbalance(shares map[string]int, instances []string) float64 {
+	lo, hi := math.MaxInt, 0
+	for _, in := range instances {
+		n := shares[in]
+		lo, hi = min(lo, n), max(hi, n)
+	}
+	if lo == 0 {
+		return math.Inf(1)
+	}
+	return float64(hi) / float64(lo)
+}

@@ -120,3 +120,58 @@ func measureActivation(ctx context.Context, o options, veg *e2e.Vegeta, how stri
 	time.Sleep(time.Second)
 	return r, nil
 }
+
+// spreadRec is how long after a rollout keep-alive load took to spread
+// over the instances again.
+type spreadRec struct {
+	label string
+	rep   int
+	// after is the time from the end of the rollout until every later
+	// one-second window has max/min ≤ spreadGoal; -1 if not within the load.
+	after  time.Duration
+	window time.Duration // how long the load ran after the rollout
+	final  float64       // max/min over the last 5 s
+}
+
+const spreadGoal = 1.5
+
+// measureSpread runs keep-alive load at a fixed rate through a rollout
+// and for `window` after it, and finds when the load is spread again.
+func measureSpread(ctx context.Context, o options, veg *e2e.Vegeta, sys system, label string, instances []string, rep int, window time.Duration) (spreadRec, error) {
+	r := spreadRec{label: label, rep: rep, window: window}
+	lead := 3 * time.Second
+	total := lead + 8*time.Second + window
+	a, err := veg.Attack(ctx, e2e.AttackOptions{URL: sys.url, Rate: o.rateKA, Duration: total, KeepAlive: true, Connections: o.workers})
+	if err != nil {
+		return r, err
+	}
+	select {
+	case <-time.After(lead):
+	case <-ctx.Done():
+		return r, ctx.Err()
+	}
+	rerr := sys.roll(ctx)
+	t1 := time.Now()
+	hits, err := a.Wait(ctx)
+	if err != nil {
+		return r, err
+	}
+	if rerr != nil {
+		return r, fmt.Errorf("rollout: %w", rerr)
+	}
+	end := hits[len(hits)-1].At
+	r.window = end.Sub(t1).Round(time.Second)
+	r.after = -1
+	for k := time.Duration(0); t1.Add(k + time.Second).Before(end); k += time.Second {
+		imb := e2e.Imbalance(e2e.Shares(hits, t1.Add(k), t1.Add(k+time.Second)), instances)
+		switch {
+		case imb > spreadGoal:
+			r.after = -1
+		case r.after < 0:
+			r.after = k
+		}
+	}
+	r.final = e2e.Imbalance(e2e.Shares(hits, end.Add(-5*time.Second), end), instances)
+	time.Sleep(time.Second)
+	return r, nil
+}

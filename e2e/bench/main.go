@@ -80,6 +80,8 @@ type system struct {
 	url   string
 	setup func(ctx context.Context) error
 	roll  func(ctx context.Context) error
+	// events, if set, reads systemd's record of the instances' restarts.
+	events func(ctx context.Context, since time.Time) ([]e2e.UnitEvent, error)
 }
 
 // record is one measured rollout under load, with the throughput run that
@@ -94,6 +96,13 @@ type record struct {
 	failed       int // over the whole fixed-rate attack
 	sent         int
 	errs         map[string]int
+	// Share of requests by instance, before the rollout and from 1 s after
+	// it to the end of the load.
+	shareBefore, shareAfter map[string]int
+	// The fixed-rate attack's requests and the rollout's bounds, for plots.
+	hits   []e2e.Hit
+	t0, t1 time.Time
+	marks  []mark
 }
 
 func run(ctx context.Context, o options, w io.Writer) error {
@@ -182,8 +191,8 @@ func run(ctx context.Context, o options, w io.Writer) error {
 		}
 	}
 	systems := []system{
-		{name: "app, Go worker", url: "http://" + ours + "/", setup: useConfig(configGo), roll: reload},
-		{name: "app, Node worker", url: "http://" + ours + "/", setup: useConfig(configNode), roll: reload},
+		{name: "app, Go worker", url: "http://" + ours + "/", setup: useConfig(configGo), roll: reload, events: m.Events},
+		{name: "app, Node worker", url: "http://" + ours + "/", setup: useConfig(configNode), roll: reload, events: m.Events},
 		{name: "pm2, Node worker", url: fmt.Sprintf("http://127.0.0.1:%d/", portPM2), setup: func(context.Context) error { return nil },
 			roll: func(ctx context.Context) error {
 				out, err := pm2.Run(ctx, "reload", "bench")
@@ -214,6 +223,40 @@ func run(ctx context.Context, o options, w io.Writer) error {
 			}
 		}
 	}
+	fmt.Fprintln(w, "== keep-alive load spreading again after a rollout")
+	var spreads []spreadRec
+	names := make([]string, o.instances)
+	for i := range names {
+		names[i] = fmt.Sprint(i)
+	}
+	noCap := configGo + "[env]\nAPP_MAX_CONN_AGE = \"0\"\nAPP_MAX_CONN_REQUESTS = \"0\"\n"
+	spreadRuns := []struct {
+		label string
+		sys   system
+	}{
+		{"app, Go worker, connection caps on (default: 30 s or 1000 requests)", system{url: systems[0].url, setup: useConfig(configGo), roll: reload}},
+		{"app, Go worker, connection caps off", system{url: systems[0].url, setup: useConfig(noCap), roll: reload}},
+		{"pm2, Node worker (no cap)", systems[2]},
+	}
+	window := 40 * time.Second
+	if o.quick {
+		window = 10 * time.Second
+	}
+	for rep := 1; rep <= o.reps; rep++ {
+		for k := range spreadRuns {
+			sr := spreadRuns[(k+rep-1)%len(spreadRuns)]
+			if err := sr.sys.setup(ctx); err != nil {
+				return err
+			}
+			r, err := measureSpread(ctx, o, veg, sr.sys, sr.label, names, rep, window)
+			if err != nil {
+				return fmt.Errorf("spread, %s: %w", sr.label, err)
+			}
+			fmt.Fprintf(w, "[rep %d] %-68s spread again after %s; max/min over the last 5 s %.2f\n", rep, sr.label, spreadAfter(r), r.final)
+			spreads = append(spreads, r)
+		}
+	}
+
 	fmt.Fprintln(w, "== cost of socket activation: the same binary, activated or listening itself")
 	if err := startActivationPair(ctx, m); err != nil {
 		return err
@@ -256,10 +299,32 @@ func run(ctx context.Context, o options, w io.Writer) error {
 	}
 
 	versions, _ := sh("sh", "-c", "echo kernel $(uname -r); systemctl --version | head -1; echo node $(node --version)")
-	doc := render(o, recs, acts, ovs, machineInfo(versions), time.Since(start))
 	if err := os.MkdirAll(o.out, 0o755); err != nil {
 		return err
 	}
+	prefix := "bench-"
+	if o.quick {
+		prefix = "bench-quick-"
+	}
+	plots := map[string]string{}
+	for _, r := range recs {
+		if r.rep != 1 || r.mode != modeKA {
+			continue
+		}
+		png, err := plotLatency(ctx, o.out, prefix+"latency-"+slug(r.system), r)
+		if err != nil {
+			return err
+		}
+		plots[r.system] = png
+	}
+	for _, mode := range []string{modeKA, modeNew} {
+		png, err := plotShares(ctx, o.out, prefix+"shares-"+slug(mode), pickMode(recs, mode, 1), names)
+		if err != nil {
+			return err
+		}
+		plots[mode] = png
+	}
+	doc := render(o, recs, acts, ovs, spreads, names, plots, machineInfo(versions), time.Since(start))
 	path := filepath.Join(o.out, "BENCHMARKS.md")
 	if o.quick {
 		path = filepath.Join(o.out, "BENCHMARKS.quick.md")
@@ -323,6 +388,16 @@ func measure(ctx context.Context, o options, veg *e2e.Vegeta, sys system, mode s
 	// Steady: from the first half-second (connections warm) to the rollout.
 	r.steady = e2e.Summarize(hits, a.Started.Add(500*time.Millisecond), t0)
 	r.during = e2e.Summarize(hits, t0, t1)
+	r.shareBefore = e2e.Shares(hits, a.Started.Add(500*time.Millisecond), t0)
+	r.shareAfter = e2e.Shares(hits, t1.Add(time.Second), time.Time{})
+	r.hits, r.t0, r.t1 = hits, t0, t1
+	if sys.events != nil {
+		evs, err := sys.events(ctx, a.Started)
+		if err != nil {
+			return r, err
+		}
+		r.marks = restartMarks(evs)
+	}
 	all := e2e.Summarize(hits, time.Time{}, time.Time{})
 	r.failed, r.sent, r.errs = all.Failed, all.N, all.Errors
 	time.Sleep(time.Second)
@@ -366,4 +441,27 @@ func spread(xs []float64) (lo, mid, hi float64) {
 		mid = (s[n/2-1] + s[n/2]) / 2
 	}
 	return s[0], mid, s[n-1]
+}
+
+func slug(s string) string {
+	s = strings.ToLower(s)
+	s = strings.NewReplacer(",", "", " ", "-").Replace(s)
+	return s
+}
+
+func pickMode(recs []record, mode string, rep int) []record {
+	var out []record
+	for _, r := range recs {
+		if r.mode == mode && r.rep == rep {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+func spreadAfter(r spreadRec) string {
+	if r.after < 0 {
+		return fmt.Sprintf("not within %s", r.window)
+	}
+	return r.after.String()
 }

@@ -2,13 +2,15 @@ package main
 
 import (
 	"fmt"
+
+	"example.com/app/e2e"
 	"sort"
 	"strings"
 	"time"
 )
 
 // render writes BENCHMARKS.md from the records.
-func render(o options, recs []record, acts []actRec, ovs []overheadRec, machine string, took time.Duration) string {
+func render(o options, recs []record, acts []actRec, ovs []overheadRec, spreads []spreadRec, instances []string, plots map[string]string, machine string, took time.Duration) string {
 	var b strings.Builder
 	p := func(format string, a ...any) { fmt.Fprintf(&b, format, a...) }
 	p("# Benchmarks\n\n")
@@ -49,6 +51,64 @@ func render(o options, recs []record, acts []actRec, ovs []overheadRec, machine 
 		}
 		p("\n")
 	}
+
+	p("### Latency through one rollout (repetition 1, keep-alive)\n\n")
+	p("Every request's latency, in the order sent; dashed lines bound the rollout, red lines mark each instance becoming ready (systemd's journal), so the stalls can be matched to restarts.\n\n")
+	for _, sys := range systems {
+		if png, ok := plots[sys]; ok {
+			p("![%s](%s)\n\n", sys, png)
+		}
+	}
+
+	p("## Fairness: share of requests by instance\n\n")
+	p("max ÷ min of the requests each instance served (%s), before the rollout and from 1 s after it to the end of the load; 1.00 is even, ∞ means an instance got none.\n\n", strings.Join(instances, ", "))
+	p("| system | load | before | after |\n| --- | --- | --- | --- |\n")
+	var worstNew float64
+	for _, sys := range systems {
+		for _, mode := range []string{modeNew, modeKA} {
+			rs := pick(recs, sys, mode)
+			if len(rs) == 0 {
+				continue
+			}
+			bf := f(rs, func(r record) float64 { return e2e.Imbalance(r.shareBefore, instances) }, "%.2f")
+			af := f(rs, func(r record) float64 { return e2e.Imbalance(r.shareAfter, instances) }, "%.2f")
+			p("| %s | %s | %s | %s |\n", sys, mode, bf, af)
+			if mode == modeNew && !strings.HasPrefix(sys, "pm2") {
+				for _, r := range rs {
+					worstNew = max(worstNew, e2e.Imbalance(r.shareBefore, instances), e2e.Imbalance(r.shareAfter, instances))
+				}
+			}
+		}
+	}
+	p("\n")
+	for _, mode := range []string{modeKA, modeNew} {
+		if png, ok := plots[mode]; ok {
+			p("![shares, %s](%s)\n\n", mode, png)
+		}
+	}
+	p("### Keep-alive load spreading again after a rollout\n\n")
+	p("Keep-alive load at a fixed rate through a rollout and %s after it. \"Spread again\" is the time from the end of the rollout until every later one-second window has max ÷ min ≤ %.1f.\n\n", secsOf(spreads), spreadGoal)
+	p("| setup | spread again after (min / median / max) | max ÷ min over the last 5 s |\n| --- | --- | --- |\n")
+	var worstSpread time.Duration
+	for _, label := range order2(spreads) {
+		var after []string
+		var final []float64
+		for _, r := range spreads {
+			if r.label == label {
+				after = append(after, spreadAfter(r))
+				final = append(final, r.final)
+				if strings.Contains(label, "caps on") {
+					if r.after < 0 {
+						worstSpread = time.Hour
+					} else {
+						worstSpread = max(worstSpread, r.after)
+					}
+				}
+			}
+		}
+		p("| %s | %s | %s |\n", label, strings.Join(after, ", "), fx(final, "%.2f"))
+	}
+	p("\n")
 
 	p("## Side by side: app ÷ pm2, per repetition\n\n")
 	p("Each ratio pairs the runs of one repetition (same minutes, same machine state); above 1 means app is higher.\n\n")
@@ -172,6 +232,16 @@ func render(o options, recs []record, acts []actRec, ovs []overheadRec, machine 
 	if len(ovs) > 0 {
 		p("| rollout overhead ≤ 50 ms per instance | app | %s |\n", verdict(worstOv <= 50*time.Millisecond, fmt.Sprintf("median %s at worst", worstOv.Round(time.Millisecond))))
 	}
+	if worstNew > 0 {
+		p("| fairness max/min ≤ 1.25 with new connections | app | %s |\n", verdict(worstNew <= 1.25, fmt.Sprintf("worst run %.2f", worstNew)))
+	}
+	if len(spreads) > 0 {
+		detail := "worst run " + worstSpread.String()
+		if worstSpread == time.Hour {
+			detail = "not spread within the load in some run"
+		}
+		p("| keep-alive load spread again (≤ 1.5) within 30 s of a rollout | app, caps on | %s |\n", verdict(worstSpread <= 30*time.Second, detail))
+	}
 	for _, sys := range systems {
 		failed := 0
 		var worst float64
@@ -243,4 +313,23 @@ func fx(xs []float64, format string) string {
 
 func lat(rs []record, v func(record) time.Duration) string {
 	return f(rs, func(r record) float64 { return float64(v(r)) / float64(time.Millisecond) }, "%.2f") + " ms"
+}
+
+func order2(rs []spreadRec) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, r := range rs {
+		if !seen[r.label] {
+			seen[r.label] = true
+			out = append(out, r.label)
+		}
+	}
+	return out
+}
+
+func secsOf(rs []spreadRec) string {
+	if len(rs) == 0 {
+		return "some time"
+	}
+	return rs[0].window.String()
 }
