@@ -16,6 +16,7 @@ import (
 // costs on top of the instances' own start-up.
 type overheadRec struct {
 	n, rep       int
+	surge        bool
 	total        time.Duration // app-reloader reload, wall time
 	daemonReload time.Duration
 	startups     time.Duration // sum of every started unit's Starting→Started
@@ -101,7 +102,7 @@ func startActivationPair(ctx context.Context, m *e2e.Machine) error {
 
 func measureActivation(ctx context.Context, o options, veg *e2e.Vegeta, how string, port int, mode string, rep int) (actRec, error) {
 	r := actRec{how: how, mode: mode, rep: rep}
-	dur := 4 * time.Second
+	dur := 5 * time.Second
 	if o.quick {
 		dur = 2 * time.Second
 	}

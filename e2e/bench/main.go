@@ -238,7 +238,7 @@ func run(ctx context.Context, o options, w io.Writer) error {
 		{"app, Go worker, connection caps off", system{url: systems[0].url, setup: useConfig(noCap), roll: reload}},
 		{"pm2, Node worker (no cap)", systems[2]},
 	}
-	window := 40 * time.Second
+	window := 32 * time.Second
 	if o.quick {
 		window = 10 * time.Second
 	}
@@ -257,6 +257,48 @@ func run(ctx context.Context, o options, w io.Writer) error {
 		}
 	}
 
+	fmt.Fprintln(w, "== one shared socket against one SO_REUSEPORT socket per instance")
+	if err := startReusePort(ctx, m, o.instances); err != nil {
+		return err
+	}
+	noSurge := configGo + "surge = false\n"
+	socketSystems := []system{
+		{name: "shared socket (app.socket)", url: systems[0].url, setup: useConfig(noSurge), roll: reload, events: m.Events},
+		{name: "SO_REUSEPORT per instance (rp@.socket)", url: fmt.Sprintf("http://127.0.0.1:%d/", portRP),
+			setup: func(context.Context) error { return nil }, roll: rollReusePort(m, o.instances)},
+	}
+	var sockRecs []record
+	var downs []downRec
+	for rep := 1; rep <= o.reps; rep++ {
+		for k := range socketSystems {
+			sys := socketSystems[(k+rep-1)%len(socketSystems)]
+			if err := sys.setup(ctx); err != nil {
+				return err
+			}
+			for _, mode := range []string{modeNew, modeKA} {
+				r, err := measure(ctx, o, veg, sys, mode, rep)
+				if err != nil {
+					return fmt.Errorf("%s, %s: %w", sys.name, mode, err)
+				}
+				r.hits = nil
+				fmt.Fprintf(w, "[rep %d] %-40s %-27s fairness %.2f | rollout p99 %s | failed %d of %d\n",
+					rep, sys.name, mode, e2e.Imbalance(r.shareBefore, names), ms(r.during.P99), r.failed, r.sent)
+				sockRecs = append(sockRecs, r)
+			}
+			unit := "app@1.service"
+			if sys.url != systems[0].url {
+				unit = "rp@1.service"
+			}
+			d, err := measureDown(ctx, o, veg, m, sys.name, sys.url, unit, rep)
+			if err != nil {
+				return fmt.Errorf("%s, one instance down: %w", sys.name, err)
+			}
+			fmt.Fprintf(w, "[rep %d] %-40s %s stopped for %s: failed %d of %d, p99 meanwhile %s, max %s\n",
+				rep, sys.name, unit, d.downFor, d.failed, d.sent, ms(d.down.P99), ms(d.down.Max))
+			downs = append(downs, d)
+		}
+	}
+
 	fmt.Fprintln(w, "== cost of socket activation: the same binary, activated or listening itself")
 	if err := startActivationPair(ctx, m); err != nil {
 		return err
@@ -266,18 +308,38 @@ func run(ctx context.Context, o options, w io.Writer) error {
 		name string
 		port int
 	}{{"listening itself", portPlain}, {"socket-activated", portActivated}}
-	for rep := 0; rep <= o.reps; rep++ { // rep 0 warms both up and is not kept
-		for k := range hows {
-			h := hows[(k+rep)%len(hows)]
-			for _, mode := range []string{modeKA, modeNew} {
+	warm := o
+	warm.quick = true
+	for _, h := range hows { // warm both up; not kept
+		if _, err := measureActivation(ctx, warm, veg, h.name, h.port, modeKA, 0); err != nil {
+			return fmt.Errorf("activation cost, %s: %w", h.name, err)
+		}
+	}
+	for rep := 1; rep <= o.reps; rep++ {
+		for _, mode := range []string{modeKA, modeNew} {
+			// A B B A (or B A A B): drift over the run cancels out.
+			a, b := hows[rep%2], hows[1-rep%2]
+			sum := map[string]actRec{}
+			for _, h := range []struct {
+				name string
+				port int
+			}{a, b, b, a} {
 				r, err := measureActivation(ctx, o, veg, h.name, h.port, mode, rep)
 				if err != nil {
 					return fmt.Errorf("activation cost, %s: %w", h.name, err)
 				}
-				if rep > 0 {
-					fmt.Fprintf(w, "[rep %d] %-17s %-27s %7.0f req/s | p50 %s p99 %s | failed %d\n", rep, h.name, mode, r.rate, ms(r.p50), ms(r.p99), r.failed)
-					acts = append(acts, r)
-				}
+				acc := sum[h.name]
+				acc.how, acc.mode, acc.rep = r.how, r.mode, r.rep
+				acc.rate += r.rate / 2
+				acc.p50 += r.p50 / 2
+				acc.p99 += r.p99 / 2
+				acc.failed += r.failed
+				sum[h.name] = acc
+			}
+			for _, h := range hows {
+				r := sum[h.name]
+				fmt.Fprintf(w, "[rep %d] %-17s %-27s %7.0f req/s | p50 %s p99 %s | failed %d\n", rep, h.name, mode, r.rate, ms(r.p50), ms(r.p99), r.failed)
+				acts = append(acts, r)
 			}
 		}
 	}
@@ -288,13 +350,16 @@ func run(ctx context.Context, o options, w io.Writer) error {
 	for rep := 1; rep <= o.reps; rep++ {
 		for k := range counts {
 			n := counts[(k+rep-1)%len(counts)]
-			r, err := measureOverhead(ctx, m, fmt.Sprintf("listen = [%q]\ninstances = %d\n", ours, n), n, rep)
-			if err != nil {
-				return fmt.Errorf("overhead, %d instances: %w", n, err)
+			for _, surge := range []bool{true, false} {
+				r, err := measureOverhead(ctx, m, fmt.Sprintf("listen = [%q]\ninstances = %d\nsurge = %v\n", ours, n, surge), n, rep)
+				if err != nil {
+					return fmt.Errorf("overhead, %d instances: %w", n, err)
+				}
+				r.surge = surge
+				fmt.Fprintf(w, "[rep %d] %d instances, surge %-5v: rollout %s, daemon-reload %s, own start-ups %s (%d units) → %s per instance\n",
+					rep, n, surge, secs(r.total), secs(r.daemonReload), secs(r.startups), r.started, ms(r.perInstance()))
+				ovs = append(ovs, r)
 			}
-			fmt.Fprintf(w, "[rep %d] %d instances: rollout %s, daemon-reload %s, own start-ups %s (%d units) → %s per instance\n",
-				rep, n, secs(r.total), secs(r.daemonReload), secs(r.startups), r.started, ms(r.perInstance()))
-			ovs = append(ovs, r)
 		}
 	}
 
@@ -324,7 +389,7 @@ func run(ctx context.Context, o options, w io.Writer) error {
 		}
 		plots[mode] = png
 	}
-	doc := render(o, recs, acts, ovs, spreads, names, plots, machineInfo(versions), time.Since(start))
+	doc := render(o, recs, acts, ovs, spreads, names, plots, machineInfo(versions), time.Since(start)) + renderSockets(sockRecs, downs, names)
 	path := filepath.Join(o.out, "BENCHMARKS.md")
 	if o.quick {
 		path = filepath.Join(o.out, "BENCHMARKS.quick.md")
