@@ -570,3 +570,42 @@ func TestReloadSkipsNeedlessDaemonReload(t *testing.T) {
 	assert.True(t, rep.Unchanged, "and then nothing changed")
 	t.Logf("rollout of 2 instances without daemon-reload: %s", rep.Took.Round(time.Millisecond))
 }
+
+// Moving the socket to another address cannot be rolled: on daemon-reload
+// systemd would close the old address and not open the new one (measured:
+// the restarted instance then had no socket). The reload refuses before
+// touching anything, and says how to apply it.
+func TestListenChangeRefused(t *testing.T) {
+	c := newCluster(t, "instances = 2\n")
+	require.NoError(t, c.WaitActive(c.ctx, 30*time.Second, c.instances(2)...))
+	before := c.pids(t, 2)
+	other := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	require.NoError(t, c.WriteConfig(fmt.Sprintf("listen = [%q]\ninstances = 2\n", other)))
+
+	out, err := c.Run(c.ctx, "app-reloader", "reload")
+	require.Error(t, err)
+	assert.Contains(t, out, "the listen addresses changed: app.socket listens on "+c.addr+" and the configuration says "+other)
+	assert.Contains(t, out, "systemctl daemon-reload && systemctl restart app.socket app.target")
+	assert.Equal(t, before, c.pids(t, 2), "no instance touched")
+	assert.Contains(t, c.run(t, "ss", "-ltnp", "sport = :"+c.addr[strings.LastIndex(c.addr, ":")+1:]), `"systemd",pid=1`,
+		"systemd still holds the old address")
+	l, err := StartLoad(LoadOptions{Addr: c.addr, NewConn: 4, MaxRequests: 2000, MaxDuration: 10 * time.Second})
+	require.NoError(t, err)
+	time.Sleep(500 * time.Millisecond)
+	res := l.Stop()
+	assert.Zero(t, res.Failed(), "the old address still serves: %v", res.Errors(5))
+	assert.Len(t, res.By(func(s Sample) string { return s.Instance }), 2, "on both instances")
+
+	// Applied the way the error says.
+	c.run(t, "systemctl", "daemon-reload")
+	c.run(t, "systemctl", "restart", units.Socket, units.Target)
+	require.NoError(t, c.WaitActive(c.ctx, 30*time.Second, c.instances(2)...))
+	l, err = StartLoad(LoadOptions{Addr: other, NewConn: 2, MaxRequests: 200, MaxDuration: 10 * time.Second})
+	require.NoError(t, err)
+	time.Sleep(300 * time.Millisecond)
+	res = l.Stop()
+	assert.Zero(t, res.Failed(), res.Errors(5))
+	assert.Positive(t, res.Served(), "the new address serves")
+	_, out, err = c.reload(t)
+	assert.NoError(t, err, "and rollouts work again: %s", out)
+}

@@ -94,6 +94,9 @@ func CLI(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	defer sd.Close()
 	r := &Reloader{Systemd: sd, Logger: log, Hold: cfg.MinUptime.Std(), GuardDir: DefaultGuardDir,
 		Surge: cfg.Surge, MemoryLimit: cfg.MaxMemoryRestart.Bytes()}
+	for _, a := range cfg.Listen {
+		r.Listen = append(r.Listen, string(a))
+	}
 	files := &FileState{Config: cfg, Source: *config}
 	r.Unchanged, r.Reloaded = files.Unchanged, files.Reloaded
 	if cfg.ProbePath != "" {

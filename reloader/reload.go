@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"example.com/app/units"
@@ -124,6 +125,12 @@ type Reloader struct {
 	// daemon-reload the rollout does.
 	Unchanged func() (bool, string, error)
 	Reloaded  func()
+	// Listen, if set, is the socket's configured addresses. A rollout
+	// whose configuration moves a running socket elsewhere is refused
+	// before anything is touched (ErrListenChanged): on daemon-reload
+	// systemd closes the addresses no longer configured and opens the new
+	// ones only when the socket restarts, which stops every instance.
+	Listen []string
 }
 
 func (r *Reloader) prefix() string {
@@ -172,6 +179,19 @@ func (r *Reloader) Reload(ctx context.Context, want int) (Report, error) {
 		return finish(fmt.Errorf("want at least 1 instance, not %d", want))
 	}
 	sd := r.Systemd
+	if r.Listen != nil {
+		sock, err := sd.Unit(ctx, r.prefix()+".socket")
+		if err != nil {
+			return finish(err)
+		}
+		if sock.ActiveState == "active" && !sameAddresses(sock.Listen, r.Listen) {
+			return finish(fmt.Errorf("%w: %s listens on %s and the configuration says %s; "+
+				"a socket takes new addresses only when it restarts, which stops every instance: "+
+				"set listen back, or apply it with `systemctl daemon-reload && systemctl restart %s %s` (capacity drops meanwhile). Nothing was changed",
+				ErrListenChanged, sock.Name, strings.Join(sock.Listen, ", "), strings.Join(r.Listen, ", "),
+				r.prefix()+".socket", r.prefix()+".target"))
+		}
+	}
 	t0 := time.Now()
 	unchanged, why, err := r.unchanged(ctx)
 	if err != nil {

@@ -381,3 +381,32 @@ func TestDaemonReloadSkippedWhenNothingChanged(t *testing.T) {
 		})
 	}
 }
+
+func TestListenChangeRefused(t *testing.T) {
+	f := newFake("app@0.service", "app@1.service")
+	f.units["app.socket"] = &Unit{Name: "app.socket", ActiveState: "active", Listen: []string{"[::]:8080", "127.0.0.1:9000"}}
+	rr := &Reloader{Systemd: f, Listen: []string{"127.0.0.1:9000", "8080"}}
+	_, err := rr.Reload(context.Background(), 2)
+	require.NoError(t, err, "the same addresses, written the config's way")
+
+	f.calls = nil
+	rr.Listen = []string{"127.0.0.1:9001"}
+	_, err = rr.Reload(context.Background(), 2)
+	require.ErrorIs(t, err, ErrListenChanged)
+	assert.Contains(t, err.Error(), "app.socket listens on [::]:8080, 127.0.0.1:9000 and the configuration says 127.0.0.1:9001")
+	assert.Contains(t, err.Error(), "systemctl daemon-reload && systemctl restart app.socket app.target")
+	assert.Empty(t, f.mutations(), "nothing touched, not even a daemon-reload")
+
+	f.units["app.socket"].ActiveState = "inactive"
+	_, err = rr.Reload(context.Background(), 2)
+	require.NoError(t, err, "a stopped socket takes the new addresses when it starts")
+}
+
+func TestCanonicalAddresses(t *testing.T) {
+	for in, want := range map[string]string{
+		"8080": "*:8080", "[::]:8080": "*:8080", "0.0.0.0:8080": "*:8080",
+		"127.0.0.1:8080": "127.0.0.1:8080", "[::1]:8080": "[::1]:8080", "/run/app.sock": "/run/app.sock",
+	} {
+		assert.Equal(t, want, canonical(in), in)
+	}
+}

@@ -56,6 +56,8 @@ type Unit struct {
 	// NeedDaemonReload: the unit's file or drop-ins changed on disk since
 	// systemd loaded them.
 	NeedDaemonReload bool `json:"need_daemon_reload,omitempty"`
+	// Listen is a socket unit's addresses, as systemd has them loaded.
+	Listen []string `json:"listen,omitempty"`
 }
 
 // DBus is [Systemd] over a D-Bus connection to the system manager.
@@ -142,6 +144,21 @@ func (d *DBus) Unit(ctx context.Context, unit string) (Unit, error) {
 	u.NeedDaemonReload, _ = up["NeedDaemonReload"].(bool)
 	if us, ok := up["ActiveEnterTimestamp"].(uint64); ok && us > 0 {
 		u.Since = time.UnixMicro(int64(us))
+	}
+	if strings.HasSuffix(unit, ".socket") {
+		sp, err := d.conn.GetUnitTypePropertiesContext(ctx, unit, "Socket")
+		if err != nil {
+			return Unit{}, fmt.Errorf("socket properties of %s: %w", unit, err)
+		}
+		// Listen is a(ss): (type, address) pairs.
+		if ls, ok := sp["Listen"].([][]any); ok {
+			for _, l := range ls {
+				if len(l) == 2 {
+					u.Listen = append(u.Listen, str(l[1]))
+				}
+			}
+		}
+		return u, nil
 	}
 	if !strings.HasSuffix(unit, ".service") {
 		return u, nil
