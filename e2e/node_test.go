@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"example.com/app/units"
 	"example.com/app/worker"
 )
 
@@ -38,4 +39,21 @@ func TestNodeWorker(t *testing.T) {
 	t.Logf("Node worker through a rollout: %s; by version %v", res.Summary(), res.By(func(s Sample) string { return s.Version }))
 	assert.Zero(t, res.Failed(), "failed requests: %v", res.Errors(10))
 	c.assertNoStopTimeouts(t)
+
+	// With socket = "reuseport" it gets two sockets (app.socket, now a
+	// Unix one, and its own) and serves both.
+	require.NoError(t, c.WriteConfig(c.config("socket = \"reuseport\"\n"+config("node-3"))))
+	out, err = c.Run(c.ctx, "app-reloader", "reload")
+	require.Error(t, err, out)
+	apply := applyCommand.FindStringSubmatch(out)
+	require.NotNil(t, apply, out)
+	c.run(t, "sh", "-c", apply[1])
+	require.NoError(t, c.WaitActive(c.ctx, 30*time.Second, c.instances(n)...))
+	assert.Contains(t, c.run(t, "curl", "-sS", "--unix-socket", units.ClusterSocket, "http://app/"), "version=node-3")
+	l, err = StartLoad(LoadOptions{Addr: c.addr, NewConn: 4, MaxRequests: 20_000, MaxDuration: 3 * time.Second})
+	require.NoError(t, err)
+	time.Sleep(time.Second)
+	res = l.Stop()
+	assert.Zero(t, res.Failed(), res.Errors(5))
+	assert.Len(t, res.By(func(s Sample) string { return s.Instance }), n, "both instances answer on their own sockets")
 }

@@ -93,10 +93,8 @@ func CLI(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	defer sd.Close()
 	r := &Reloader{Systemd: sd, Logger: log, Hold: cfg.MinUptime.Std(), GuardDir: DefaultGuardDir,
-		Surge: cfg.Surge, MemoryLimit: cfg.MaxMemoryRestart.Bytes()}
-	for _, a := range cfg.Listen {
-		r.Listen = append(r.Listen, string(a))
-	}
+		Surge: cfg.Surge, MemoryLimit: cfg.MaxMemoryRestart.Bytes(),
+		Listen: cfg.SocketListen(), InstanceListen: cfg.InstanceListen()}
 	files := &FileState{Config: cfg, Source: *config}
 	r.Unchanged, r.Reloaded = files.Unchanged, files.Reloaded
 	if cfg.ProbePath != "" {
@@ -155,11 +153,12 @@ func guardCLI(args []string, stderr io.Writer) int {
 	maxRestarts := fs.Int("max-restarts", DefaultMaxRestarts, "restarts allowed within the window")
 	window := fs.Duration("window", DefaultGuardWindow, "the window")
 	dir := fs.String("dir", DefaultGuardDir, "where start times are kept")
+	socket := fs.String("socket", "", "the instance's own socket (socket = \"reuseport\"), stopped with it when it is kept down")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
 	if fs.NArg() != 1 || *maxRestarts < 0 || *window <= 0 {
-		fmt.Fprintln(stderr, "usage: app-reloader guard [-max-restarts N] [-window D] UNIT")
+		fmt.Fprintln(stderr, "usage: app-reloader guard [-max-restarts N] [-window D] [-socket SOCKET] UNIT")
 		return 2
 	}
 	unit := fs.Arg(0)
@@ -167,12 +166,36 @@ func guardCLI(args []string, stderr io.Writer) int {
 	switch {
 	case errors.Is(err, ErrCrashLoop):
 		fmt.Fprintf(stderr, "%v: not starting it again; the other instances keep serving. Fix it, then run: app-reloader reload\n", err)
+		if *socket != "" {
+			// Its own socket would keep queueing a share of the new
+			// connections for an instance that does not come back.
+			if serr := stopSocket(*socket); serr != nil {
+				fmt.Fprintf(stderr, "app-reloader guard: %v\n", serr)
+			} else {
+				fmt.Fprintf(stderr, "stopping %s too: new connections go to the other instances\n", *socket)
+			}
+		}
 		return 1
 	case err != nil:
 		// Never keep a healthy instance down because of the guard itself.
 		fmt.Fprintf(stderr, "app-reloader guard: %v (starting %s anyway)\n", err, unit)
 	}
 	return 0
+}
+
+// stopSocket enqueues the stop of an instance's socket, and of the socket
+// alone: a normal stop would also stop the instance (Requires=) and so
+// cancel the start job that is running this guard, which would leave the
+// instance failed instead of skipped.
+func stopSocket(name string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	d, err := Connect(ctx)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.StopAlone(ctx, name)
 }
 
 func writeJSON(stdout, stderr io.Writer, v any) int {

@@ -3,6 +3,7 @@ package reloader
 import (
 	"fmt"
 	"io"
+	"strings"
 	"text/tabwriter"
 	"time"
 )
@@ -55,6 +56,9 @@ func WriteReport(w io.Writer, rep Report) {
 		} else {
 			fmt.Fprintln(w, "instances after it were not touched.")
 		}
+		if rep.Failure.SocketStopped {
+			fmt.Fprintf(w, "%s was stopped with its socket %s: the kernel sends new connections to the other instances until the next reload.\n", rep.Failure.Unit, rep.Failure.Socket)
+		}
 		return
 	}
 	if rep.OK {
@@ -76,6 +80,13 @@ func WriteReport(w io.Writer, rep Report) {
 // WriteStatus prints the cluster as `pm2 list` would.
 func WriteStatus(w io.Writer, st Status, now time.Time) {
 	fmt.Fprintf(w, "socket %s: %s/%s\n", st.Socket.Name, st.Socket.ActiveState, st.Socket.SubState)
+	if len(st.Sockets) > 0 {
+		own := make([]string, len(st.Sockets))
+		for i, u := range st.Sockets {
+			own[i] = u.Name + " " + u.ActiveState
+		}
+		fmt.Fprintf(w, "instance sockets (SO_REUSEPORT): %s\n", strings.Join(own, ", "))
+	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "INSTANCE\tSTATE\tPID\tUPTIME\tRESTARTS\tMEMORY\tCPU\tSTATUS")
 	for _, u := range st.Instances {

@@ -1,7 +1,9 @@
 package reloader
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"net"
 	"slices"
 	"strings"
@@ -43,4 +45,49 @@ func sameAddresses(a, b []string) bool {
 	slices.Sort(ca)
 	slices.Sort(cb)
 	return slices.Equal(slices.Compact(ca), slices.Compact(cb))
+}
+
+// checkListen refuses a rollout whose configuration moves a running socket
+// to other addresses, or switches between one shared socket and one socket
+// per instance: neither can be applied one instance at a time.
+func (r *Reloader) checkListen(ctx context.Context) error {
+	if r.Listen == nil {
+		return nil
+	}
+	var moved []string
+	sock, err := r.Systemd.Unit(ctx, r.prefix()+".socket")
+	if err != nil {
+		return err
+	}
+	if sock.ActiveState == "active" && !sameAddresses(sock.Listen, r.Listen) {
+		moved = append(moved, fmt.Sprintf("%s listens on %s and the configuration says %s",
+			sock.Name, strings.Join(sock.Listen, ", "), strings.Join(r.Listen, ", ")))
+	}
+	own, err := r.Systemd.List(ctx, r.prefix()+"@*.socket")
+	if err != nil {
+		return err
+	}
+	for _, name := range own {
+		u, err := r.Systemd.Unit(ctx, name)
+		if err != nil {
+			return err
+		}
+		switch {
+		case u.ActiveState != "active":
+		case r.InstanceListen == nil:
+			moved = append(moved, fmt.Sprintf("%s listens on %s (socket = \"reuseport\") and the configuration says socket = \"shared\"",
+				name, strings.Join(u.Listen, ", ")))
+		case !sameAddresses(u.Listen, r.InstanceListen):
+			moved = append(moved, fmt.Sprintf("%s listens on %s and the configuration says %s",
+				name, strings.Join(u.Listen, ", "), strings.Join(r.InstanceListen, ", ")))
+		}
+	}
+	if len(moved) == 0 {
+		return nil
+	}
+	p := r.prefix()
+	return fmt.Errorf("%w: %s; a socket takes new addresses only when it restarts, which stops the instances using it: "+
+		"set listen and socket back, or apply them with `systemctl daemon-reload && systemctl stop %s.target %s.socket '%s@*.socket' && systemctl start %s.target` "+
+		"(the cluster is down meanwhile). Nothing was changed",
+		ErrListenChanged, strings.Join(moved, "; "), p, p, p, p)
 }

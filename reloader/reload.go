@@ -53,6 +53,11 @@ type Failure struct {
 	Journal []string `json:"journal,omitempty"`
 	// Spare: the release failed on the surge spare; nothing else was touched.
 	Spare bool `json:"spare,omitempty"`
+	// SocketStopped: with socket = "reuseport", the failed instance's own
+	// socket (Socket) was stopped with it, so that the kernel sends its
+	// share of new connections to the running instances.
+	Socket        string `json:"socket,omitempty"`
+	SocketStopped bool   `json:"socket_stopped,omitempty"`
 }
 
 // Report is the outcome of one rollout.
@@ -131,6 +136,13 @@ type Reloader struct {
 	// systemd closes the addresses no longer configured and opens the new
 	// ones only when the socket restarts, which stops every instance.
 	Listen []string
+	// InstanceListen, if set, is what each instance's own socket
+	// (app@N.socket) listens on: socket = "reuseport". An instance taken
+	// out (scaled down, or failed in a rollout) is stopped with its
+	// socket, or the kernel would keep queueing a share of the new
+	// connections for it. nil: the instances share app.socket, and a
+	// running app@N.socket is a leftover of the other mode.
+	InstanceListen []string
 }
 
 func (r *Reloader) prefix() string {
@@ -148,6 +160,10 @@ func (r *Reloader) log() *slog.Logger {
 }
 
 func (r *Reloader) instance(i int) string { return r.prefix() + "@" + strconv.Itoa(i) + ".service" }
+
+// socketOf is an instance's own socket with socket = "reuseport",
+// app@N.socket for app@N.service.
+func socketOf(unit string) string { return strings.TrimSuffix(unit, ".service") + ".socket" }
 
 // spare is the surge instance, app@spare.service.
 func (r *Reloader) spare() string { return r.prefix() + "@spare.service" }
@@ -179,18 +195,8 @@ func (r *Reloader) Reload(ctx context.Context, want int) (Report, error) {
 		return finish(fmt.Errorf("want at least 1 instance, not %d", want))
 	}
 	sd := r.Systemd
-	if r.Listen != nil {
-		sock, err := sd.Unit(ctx, r.prefix()+".socket")
-		if err != nil {
-			return finish(err)
-		}
-		if sock.ActiveState == "active" && !sameAddresses(sock.Listen, r.Listen) {
-			return finish(fmt.Errorf("%w: %s listens on %s and the configuration says %s; "+
-				"a socket takes new addresses only when it restarts, which stops every instance: "+
-				"set listen back, or apply it with `systemctl daemon-reload && systemctl restart %s %s` (capacity drops meanwhile). Nothing was changed",
-				ErrListenChanged, sock.Name, strings.Join(sock.Listen, ", "), strings.Join(r.Listen, ", "),
-				r.prefix()+".socket", r.prefix()+".target"))
-		}
+	if err := r.checkListen(ctx); err != nil {
+		return finish(err)
 	}
 	t0 := time.Now()
 	unchanged, why, err := r.unchanged(ctx)
@@ -353,7 +359,16 @@ func (r *Reloader) roll(ctx, stop context.Context, rep *Report, plan []string, w
 		rep.Steps = append(rep.Steps, step)
 		if err != nil {
 			rep.Failure = r.failure(ctx, unit, err)
-			return fmt.Errorf("%s %s: %w: %w", action, unit, err, ErrRolloutFailed)
+			err = fmt.Errorf("%s %s: %w: %w", action, unit, err, ErrRolloutFailed)
+			if r.InstanceListen != nil && action != ActionStop {
+				rep.Failure.Socket = socketOf(unit)
+				serr := r.stopWithSocket(ctx, unit)
+				rep.Failure.SocketStopped = serr == nil
+				if serr != nil {
+					err = errors.Join(err, fmt.Errorf("stop %s: %w", rep.Failure.Socket, serr))
+				}
+			}
+			return err
 		}
 	}
 	r.log().Info("instances rolled", "instances", want, "took", time.Since(rep.Started))
@@ -365,6 +380,9 @@ func (r *Reloader) roll(ctx, stop context.Context, rep *Report, plan []string, w
 func (r *Reloader) surgeWanted(ctx context.Context, regular []string) (bool, string, error) {
 	if r.Surge == "" || r.Surge == units.SurgeOff {
 		return false, "", nil
+	}
+	if r.InstanceListen != nil {
+		return false, `socket = "reuseport": a spare's own socket would reset the connections queued on it when it closes`, nil
 	}
 	var biggest uint64
 	replacing := 0
@@ -459,7 +477,9 @@ func (r *Reloader) step(ctx context.Context, step Step, idx, total int) (Step, e
 	r.emit(Event{Step: step, Index: idx, Total: total})
 	start := time.Now()
 	var err error
-	if step.Action == ActionStop {
+	if step.Action == ActionStop && r.InstanceListen != nil && step.Unit != r.spare() {
+		err = r.stopWithSocket(ctx, step.Unit)
+	} else if step.Action == ActionStop {
 		var result string
 		if result, err = r.Systemd.Stop(ctx, step.Unit); err == nil && result != "done" {
 			err = fmt.Errorf("job %s", result)
@@ -481,6 +501,23 @@ func (r *Reloader) step(ctx context.Context, step Step, idx, total int) (Step, e
 	}
 	r.emit(Event{Step: step, Done: true, Index: idx, Total: total})
 	return step, err
+}
+
+// stopWithSocket stops an instance and its own socket (socket =
+// "reuseport"). Stopping the socket stops the instance in the same job
+// (it Requires= the socket), and it is never triggered again meanwhile;
+// connections still queued on that socket when it closes are reset.
+func (r *Reloader) stopWithSocket(ctx context.Context, unit string) error {
+	for _, name := range []string{socketOf(unit), unit} {
+		result, err := r.Systemd.Stop(ctx, name)
+		if err != nil {
+			return err
+		}
+		if result != "done" {
+			return fmt.Errorf("stop %s: job %s", name, result)
+		}
+	}
+	return nil
 }
 
 // rollOne starts or restarts an instance and returns its state once the

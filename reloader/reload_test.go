@@ -318,6 +318,15 @@ func TestStatus(t *testing.T) {
 	assert.Regexp(t, `app@0.service\s+active\s+101\s+1m30s\s+0\s+12.0M\s+-\s+serving version 1`, out.String())
 	assert.Regexp(t, `app@1.service\s+inactive/dead\s+-\s+-`, out.String())
 	assert.Contains(t, out.String(), "last rollout: ok")
+	assert.NotContains(t, out.String(), "instance sockets", "none with one shared socket")
+
+	f.units["app@0.socket"] = &Unit{Name: "app@0.socket", ActiveState: "active"}
+	f.units["app@1.socket"] = &Unit{Name: "app@1.socket", ActiveState: "inactive"}
+	st, err = r(f).Status(context.Background(), 2)
+	require.NoError(t, err)
+	out.Reset()
+	WriteStatus(&out, st, time.Now())
+	assert.Contains(t, out.String(), "instance sockets (SO_REUSEPORT): app@0.socket active, app@1.socket inactive")
 }
 
 func TestLock(t *testing.T) {
@@ -394,12 +403,73 @@ func TestListenChangeRefused(t *testing.T) {
 	_, err = rr.Reload(context.Background(), 2)
 	require.ErrorIs(t, err, ErrListenChanged)
 	assert.Contains(t, err.Error(), "app.socket listens on [::]:8080, 127.0.0.1:9000 and the configuration says 127.0.0.1:9001")
-	assert.Contains(t, err.Error(), "systemctl daemon-reload && systemctl restart app.socket app.target")
+	assert.Contains(t, err.Error(), "systemctl daemon-reload && systemctl stop app.target app.socket 'app@*.socket' && systemctl start app.target")
 	assert.Empty(t, f.mutations(), "nothing touched, not even a daemon-reload")
 
 	f.units["app.socket"].ActiveState = "inactive"
 	_, err = rr.Reload(context.Background(), 2)
 	require.NoError(t, err, "a stopped socket takes the new addresses when it starts")
+}
+
+func TestSocketModeSwitchRefused(t *testing.T) {
+	// From one shared socket to one per instance.
+	f := newFake("app@0.service", "app@1.service")
+	f.units["app.socket"] = &Unit{Name: "app.socket", ActiveState: "active", Listen: []string{"127.0.0.1:8080"}}
+	rr := &Reloader{Systemd: f, Listen: []string{"/run/app/cluster.sock"}, InstanceListen: []string{"127.0.0.1:8080"}}
+	_, err := rr.Reload(context.Background(), 2)
+	require.ErrorIs(t, err, ErrListenChanged)
+	assert.Contains(t, err.Error(), "app.socket listens on 127.0.0.1:8080 and the configuration says /run/app/cluster.sock")
+	assert.Empty(t, f.mutations())
+
+	// And back.
+	f = newFake("app@0.service", "app@1.service")
+	f.units["app.socket"] = &Unit{Name: "app.socket", ActiveState: "active", Listen: []string{"/run/app/cluster.sock"}}
+	f.units["app@0.socket"] = &Unit{Name: "app@0.socket", ActiveState: "active", Listen: []string{"127.0.0.1:8080"}}
+	f.units["app@1.socket"] = &Unit{Name: "app@1.socket", ActiveState: "inactive"}
+	rr.Systemd, rr.Listen, rr.InstanceListen = f, []string{"127.0.0.1:8080"}, nil
+	_, err = rr.Reload(context.Background(), 2)
+	require.ErrorIs(t, err, ErrListenChanged)
+	assert.Contains(t, err.Error(), `app@0.socket listens on 127.0.0.1:8080 (socket = "reuseport") and the configuration says socket = "shared"`)
+	assert.NotContains(t, err.Error(), "app@1.socket", "a stopped one is no obstacle")
+	assert.Empty(t, f.mutations())
+
+	// Per-instance sockets moved elsewhere.
+	rr.Listen, rr.InstanceListen = []string{"/run/app/cluster.sock"}, []string{"127.0.0.1:9000"}
+	_, err = rr.Reload(context.Background(), 2)
+	require.ErrorIs(t, err, ErrListenChanged)
+	assert.Contains(t, err.Error(), "app@0.socket listens on 127.0.0.1:8080 and the configuration says 127.0.0.1:9000")
+
+	rr.InstanceListen = []string{"127.0.0.1:8080"}
+	_, err = rr.Reload(context.Background(), 2)
+	require.NoError(t, err, "the same mode and addresses roll")
+}
+
+func TestReusePortStopsInstancesWithTheirSockets(t *testing.T) {
+	f := newFake("app@0.service", "app@1.service", "app@2.service")
+	rr := &Reloader{Systemd: f, Surge: "auto", InstanceListen: []string{"127.0.0.1:8080"}}
+	rep, err := rr.Reload(context.Background(), 2)
+	require.NoError(t, err)
+	assert.False(t, rep.Surge)
+	assert.Contains(t, rep.SurgeNote, `socket = "reuseport"`)
+	assert.Equal(t, []string{
+		"daemon-reload", "restart app@0.service", "restart app@1.service",
+		"stop app@2.socket", "stop app@2.service", // scaled down: its socket would keep a share of new connections
+	}, f.mutations())
+
+	f = newFake("app@0.service", "app@1.service", "app@2.service")
+	f.result["app@1.service"] = "failed"
+	rr.Systemd = f
+	rep, err = rr.Reload(context.Background(), 3)
+	require.ErrorIs(t, err, ErrRolloutFailed)
+	assert.Equal(t, []string{
+		"daemon-reload", "restart app@0.service", "restart app@1.service",
+		"stop app@1.socket", "stop app@1.service", // failed: out of the kernel's spread
+	}, f.mutations(), "app@2 untouched")
+	require.NotNil(t, rep.Failure)
+	assert.True(t, rep.Failure.SocketStopped)
+	var sum bytes.Buffer
+	WriteReport(&sum, rep)
+	assert.Contains(t, sum.String(), "app@1.service was stopped with its socket app@1.socket")
 }
 
 func TestCanonicalAddresses(t *testing.T) {

@@ -15,7 +15,9 @@ const DefaultReportPath = "/var/lib/app/last-rollout.json"
 
 // Status is what `app-reloader status` shows.
 type Status struct {
-	Socket      Unit    `json:"socket"`
+	Socket Unit `json:"socket"`
+	// Sockets are the instances' own sockets (socket = "reuseport").
+	Sockets     []Unit  `json:"instance_sockets,omitempty"`
 	Configured  int     `json:"configured_instances"`
 	Instances   []Unit  `json:"instances"`
 	LastRollout *Report `json:"last_rollout"`
@@ -30,6 +32,18 @@ func (r *Reloader) Status(ctx context.Context, want int) (Status, error) {
 		return st, err
 	}
 	st.Socket = sock
+	own, err := r.Systemd.List(ctx, r.prefix()+"@*.socket")
+	if err != nil {
+		return st, err
+	}
+	slices.Sort(own)
+	for _, name := range own {
+		u, err := r.Systemd.Unit(ctx, name)
+		if err != nil {
+			return st, err
+		}
+		st.Sockets = append(st.Sockets, u)
+	}
 	loaded, err := r.Systemd.List(ctx, r.prefix()+"@*.service")
 	if err != nil {
 		return st, err

@@ -118,6 +118,17 @@ func (d *DBus) Stop(ctx context.Context, unit string) (string, error) {
 	return d.job(ctx, "stop", d.conn.StopUnitContext, unit)
 }
 
+// StopAlone enqueues a stop job for unit alone, ignoring its dependencies
+// (job mode ignore-dependencies), and returns without waiting for it: for
+// a caller that runs inside the start job of a unit that requires it,
+// which a normal stop would cancel.
+func (d *DBus) StopAlone(ctx context.Context, unit string) error {
+	if _, err := d.conn.StopUnitContext(ctx, unit, "ignore-dependencies", nil); err != nil {
+		return fmt.Errorf("stop %s: %w", unit, err)
+	}
+	return nil
+}
+
 // ResetFailed implements [Systemd].
 func (d *DBus) ResetFailed(ctx context.Context, unit string) error {
 	if err := d.conn.ResetFailedUnitContext(ctx, unit); err != nil {

@@ -57,6 +57,11 @@ type Config struct {
 	// the rollout moves on.
 	ProbePath    ProbePath `toml:"probe_path"`
 	ProbeTimeout Duration  `toml:"probe_timeout"`
+	// Socket is how the instances listen: SocketShared (the default), one
+	// socket whose accept queue they all take from; or SocketReusePort,
+	// one SO_REUSEPORT socket per instance (app@N.socket) on the same
+	// addresses, among which the kernel spreads new connections evenly.
+	Socket SocketMode `toml:"socket"`
 }
 
 // Default is the configuration of a fresh install.
@@ -70,6 +75,7 @@ func Default() Config {
 		MaxRestarts:   5,
 		Surge:         SurgeAuto,
 		ProbeTimeout:  Duration(10 * time.Second),
+		Socket:        SocketShared,
 	}
 }
 
@@ -128,6 +134,16 @@ func Parse(name string, data []byte) (Config, error) {
 	if len(cfg.Listen) == 0 {
 		errs = append(errs, fmt.Errorf("%s:%d: listen: at least one address is needed: %w", name, keyLine(data, toml.Key{"listen"}), ErrInvalid))
 	}
+	if cfg.Socket == SocketReusePort {
+		for _, a := range cfg.Listen {
+			if strings.HasPrefix(string(a), "/") {
+				errs = append(errs, fmt.Errorf("%s:%d: listen: %q: socket = %q takes TCP addresses only (a Unix socket path cannot be bound once per instance): %w", name, keyLine(data, toml.Key{"listen"}), a, SocketReusePort, ErrInvalid))
+			}
+		}
+		if cfg.Surge == SurgeOn {
+			errs = append(errs, fmt.Errorf("%s:%d: surge = true needs socket = %q: with %q the spare's own socket would take a share of new connections and reset those still queued when it closes: %w", name, keyLine(data, toml.Key{"surge"}), SocketShared, SocketReusePort, ErrInvalid))
+		}
+	}
 	keys := make([]string, 0, len(cfg.Env))
 	for k := range cfg.Env {
 		keys = append(keys, k)
@@ -144,7 +160,7 @@ func Parse(name string, data []byte) (Config, error) {
 var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
 func knownKeys() []string {
-	return []string{"instances", "listen", "script", "args", "cwd", "env", "listen_timeout", "kill_timeout", "max_memory_restart", "min_uptime", "max_restarts", "surge", "probe_path", "probe_timeout"}
+	return []string{"instances", "listen", "script", "args", "cwd", "env", "listen_timeout", "kill_timeout", "max_memory_restart", "min_uptime", "max_restarts", "surge", "probe_path", "probe_timeout", "socket"}
 }
 
 // keyLine finds the line where a key is set, for errors the TOML decoder
@@ -329,6 +345,60 @@ func (s *Surge) UnmarshalTOML(v any) error {
 		return fmt.Errorf("surge: %#v: want true, false or \"auto\"", v)
 	}
 	return nil
+}
+
+// Socket modes.
+const (
+	SocketShared    SocketMode = "shared"
+	SocketReusePort SocketMode = "reuseport"
+)
+
+// SocketMode is how the instances listen: "shared" or "reuseport".
+type SocketMode string
+
+// UnmarshalTOML implements toml.Unmarshaler.
+func (m *SocketMode) UnmarshalTOML(v any) error {
+	switch v {
+	case string(SocketShared):
+		*m = SocketShared
+	case string(SocketReusePort):
+		*m = SocketReusePort
+	default:
+		return fmt.Errorf("socket: %#v: want %q (one socket all instances accept from) or %q (one SO_REUSEPORT socket per instance)", v, SocketShared, SocketReusePort)
+	}
+	return nil
+}
+
+// ClusterSocket is what app.socket listens on with socket = "reuseport",
+// where the configured addresses belong to the instances' own sockets: a
+// Unix socket every instance serves, for local clients.
+const ClusterSocket = "/run/app/cluster.sock"
+
+// SocketListen is what app.socket listens on.
+func (c Config) SocketListen() []string {
+	if c.Socket == SocketReusePort {
+		return []string{ClusterSocket}
+	}
+	return c.ListenStrings()
+}
+
+// InstanceListen is what each instance's own socket (app@N.socket)
+// listens on: the configured addresses with socket = "reuseport", none
+// otherwise.
+func (c Config) InstanceListen() []string {
+	if c.Socket == SocketReusePort {
+		return c.ListenStrings()
+	}
+	return nil
+}
+
+// ListenStrings is Listen as strings.
+func (c Config) ListenStrings() []string {
+	out := make([]string, len(c.Listen))
+	for i, a := range c.Listen {
+		out[i] = string(a)
+	}
+	return out
 }
 
 // ProbePath is the path of an HTTP health probe: absolute, no spaces.

@@ -82,6 +82,9 @@ func TestParseRefusesWithFileLineReason(t *testing.T) {
 		{"instances = 2\n\ninstanses = 3\n", `app.toml:3: unknown key "instanses" (known: instances, listen,`},
 		{"[env]\nOK = \"1\"\n\"BAD-NAME\" = \"x\"\n", `app.toml:3: env: "BAD-NAME" is not a valid variable name`},
 		{"instances = 2\nlisten = [\n", `app.toml:2: unexpected EOF`},
+		{"socket = \"reuse\"\n", `app.toml:1: socket: "reuse": want "shared" (one socket all instances accept from) or "reuseport"`},
+		{"socket = \"reuseport\"\nlisten = [\"8080\", \"/run/app.sock\"]\n", `app.toml:2: listen: "/run/app.sock": socket = "reuseport" takes TCP addresses only`},
+		{"socket = \"reuseport\"\n\nsurge = true\n", `app.toml:3: surge = true needs socket = "shared"`},
 	} {
 		_, err := units.Parse("app.toml", []byte(tc.in))
 		if assert.Error(t, err, tc.in) {
@@ -105,4 +108,19 @@ func TestMemoryBytes(t *testing.T) {
 	for in, want := range map[units.Memory]uint64{"": 0, "512": 512, "300M": 300 << 20, "2G": 2 << 30, "1T": 1 << 40} {
 		assert.Equal(t, want, in.Bytes(), in)
 	}
+}
+
+func TestSocketMode(t *testing.T) {
+	cfg, err := units.Parse("app.toml", []byte("listen = [\"127.0.0.1:9000\", \"[::1]:9000\"]\n"))
+	require.NoError(t, err)
+	assert.Equal(t, units.SocketShared, cfg.Socket, "one shared socket by default")
+	assert.Equal(t, []string{"127.0.0.1:9000", "[::1]:9000"}, cfg.SocketListen())
+	assert.Nil(t, cfg.InstanceListen())
+
+	cfg, err = units.Parse("app.toml", []byte("socket = \"reuseport\"\nlisten = [\"127.0.0.1:9000\", \"[::1]:9000\"]\n"))
+	require.NoError(t, err)
+	assert.Equal(t, units.SocketReusePort, cfg.Socket)
+	assert.Equal(t, []string{units.ClusterSocket}, cfg.SocketListen(), "app.socket keeps a local Unix socket")
+	assert.Equal(t, []string{"127.0.0.1:9000", "[::1]:9000"}, cfg.InstanceListen())
+	assert.Equal(t, units.SurgeAuto, cfg.Surge, `surge "auto" is allowed (the reloader rolls without a spare)`)
 }

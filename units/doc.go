@@ -23,6 +23,7 @@
 //	surge              = "auto"               # start a spare of the new release first (true, false, "auto")
 //	probe_path         = "/healthz"           # HTTP probe through each instance's own socket; "" for none
 //	probe_timeout      = "10s"                # how long the probe may take to pass
+//	socket             = "shared"             # or "reuseport": one SO_REUSEPORT socket per instance
 //
 //	[env]
 //	NODE_ENV = "production"

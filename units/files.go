@@ -21,6 +21,9 @@ const (
 	// systemd stops the spare when it ends, even if the reloader is killed.
 	Spare        = "app@spare.service"
 	RolloutScope = "app-rollout.scope"
+	// InstanceSocket is each instance's own socket with
+	// socket = "reuseport"; app-generator writes it only then.
+	InstanceSocket = "app@.socket"
 )
 
 // ProbeDir holds each instance's probe socket, APP_PROBE_SOCKET: the

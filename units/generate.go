@@ -26,6 +26,9 @@ func Generate(cfg Config, source, dir string) error {
 		filepath.Join(Template+".d", DropIn):   ServiceDropIn(cfg, source),
 		filepath.Join(Spare+".d", SpareDropIn): spareDropIn(source),
 	}
+	if cfg.Socket == SocketReusePort {
+		files[InstanceSocket] = InstanceSocketUnit(cfg, source)
+	}
 	for name, content := range files {
 		p := filepath.Join(dir, name)
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
@@ -51,7 +54,35 @@ func Generate(cfg Config, source, dir string) error {
 func SocketDropIn(cfg Config, source string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, header, source)
+	if cfg.Socket == SocketReusePort {
+		b.WriteString("# socket = \"reuseport\": the configured addresses are each instance's own\n# socket (" + InstanceSocket + "); this one is for local clients.\n")
+	}
 	b.WriteString("[Socket]\nListenStream=\n")
+	for _, a := range cfg.SocketListen() {
+		fmt.Fprintf(&b, "ListenStream=%s\n", a)
+	}
+	return b.String()
+}
+
+// InstanceSocketUnit is app@.socket, written with socket = "reuseport".
+func InstanceSocketUnit(cfg Config, source string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, header, source)
+	b.WriteString(`# socket = "reuseport": instance %i's own listening socket. Every
+# instance binds the same addresses with SO_REUSEPORT and the kernel hashes
+# each new connection to one of them: an even spread, but a connection
+# waits for its own instance, also while that instance restarts.
+[Unit]
+Description=app cluster instance %i's socket (SO_REUSEPORT)
+Documentation=file:/usr/share/doc/app/README.md
+
+[Socket]
+ReusePort=yes
+Backlog=4096
+# It triggers its own instance, app@%i.service (the default Service=).
+TriggerLimitIntervalSec=1s
+TriggerLimitBurst=1000
+`)
 	for _, a := range cfg.Listen {
 		fmt.Fprintf(&b, "ListenStream=%s\n", a)
 	}
@@ -77,13 +108,25 @@ Restart=no
 func ServiceDropIn(cfg Config, source string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, header, source)
-	b.WriteString("[Service]\nExecStart=\n")
+	if cfg.Socket == SocketReusePort {
+		// Each instance gets its own socket besides app.socket (now a
+		// Unix socket); the worker serves every socket passed.
+		b.WriteString("[Unit]\nRequires=" + strings.ReplaceAll(InstanceSocket, "@.", "@%i.") + "\nAfter=" + strings.ReplaceAll(InstanceSocket, "@.", "@%i.") + "\n\n")
+		b.WriteString("[Service]\nSockets=" + strings.ReplaceAll(InstanceSocket, "@.", "@%i.") + "\n")
+	} else {
+		b.WriteString("[Service]\n")
+	}
+	b.WriteString("ExecStart=\n")
 	cmd := []string{quote(string(cfg.Script))}
 	for _, a := range cfg.Args {
 		cmd = append(cmd, quote(a))
 	}
 	fmt.Fprintf(&b, "ExecStart=%s\n", strings.Join(cmd, " "))
-	fmt.Fprintf(&b, "ExecCondition=\nExecCondition=/usr/bin/app-reloader guard -max-restarts %d %%n\n", cfg.MaxRestarts)
+	guardSocket := ""
+	if cfg.Socket == SocketReusePort {
+		guardSocket = " -socket " + strings.ReplaceAll(InstanceSocket, "@.", "@%i.")
+	}
+	fmt.Fprintf(&b, "ExecCondition=\nExecCondition=/usr/bin/app-reloader guard -max-restarts %d%s %%n\n", cfg.MaxRestarts, guardSocket)
 	if cfg.Cwd != "" {
 		fmt.Fprintf(&b, "WorkingDirectory=%s\n", escapePercent(string(cfg.Cwd)))
 	}

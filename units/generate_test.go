@@ -39,6 +39,7 @@ NODE_ENV = "production"
 	for _, want := range []string{
 		"ExecStart=\nExecStart=\"/opt/my app/bin/server\" \"--name=100%%\" \"$$HOME\" \"say \\\"hi\\\"\"\n",
 		"WorkingDirectory=/srv/app\n",
+		"[Service]\nExecStart=\n",
 		"ExecCondition=\nExecCondition=/usr/bin/app-reloader guard -max-restarts 5 %n\n",
 		"Environment=\"NODE_ENV=production\"\n",
 		"Environment=APP_DRAIN_TIMEOUT=18s\n",
@@ -69,6 +70,41 @@ NODE_ENV = "production"
 		return nil
 	}))
 	assert.Equal(t, []string{"app@0.service", "app@1.service", "app@2.service"}, wants)
+	assert.NoFileExists(t, filepath.Join(dir, units.InstanceSocket), "no socket per instance by default")
+	assert.NotContains(t, string(svc), "Sockets=")
+}
+
+func TestGenerateReusePort(t *testing.T) {
+	cfg, err := units.Parse("app.toml", []byte("instances = 2\nsocket = \"reuseport\"\nlisten = [\"127.0.0.1:9000\", \"[::1]:9000\"]\n"))
+	require.NoError(t, err)
+	dir := t.TempDir()
+	require.NoError(t, units.Generate(cfg, "/etc/app/app.toml", dir))
+
+	own, err := os.ReadFile(filepath.Join(dir, units.InstanceSocket))
+	require.NoError(t, err)
+	assert.Contains(t, string(own), "[Socket]\nReusePort=yes\n")
+	assert.Contains(t, string(own), "ListenStream=127.0.0.1:9000\nListenStream=[::1]:9000\n")
+	assert.NotContains(t, string(own), "\nService=", "it triggers its own instance")
+
+	sock, err := os.ReadFile(filepath.Join(dir, "app.socket.d", units.DropIn))
+	require.NoError(t, err)
+	assert.Contains(t, string(sock), "[Socket]\nListenStream=\nListenStream=/run/app/cluster.sock\n",
+		"the configured addresses are the instances'; app.socket keeps a local one")
+
+	svc, err := os.ReadFile(filepath.Join(dir, "app@.service.d", units.DropIn))
+	require.NoError(t, err)
+	assert.Contains(t, string(svc), "[Unit]\nRequires=app@%i.socket\nAfter=app@%i.socket\n\n[Service]\nSockets=app@%i.socket\nExecStart=\n")
+	assert.Contains(t, string(svc), "ExecCondition=/usr/bin/app-reloader guard -max-restarts 5 -socket app@%i.socket %n\n",
+		"a crash-looping instance is kept down with its socket")
+
+	ok, why, err := units.Generated(cfg, "/etc/app/app.toml", dir)
+	require.NoError(t, err)
+	assert.True(t, ok, why)
+	shared, err := units.Parse("app.toml", []byte("instances = 2\nlisten = [\"127.0.0.1:9000\", \"[::1]:9000\"]\n"))
+	require.NoError(t, err)
+	ok, _, err = units.Generated(shared, "/etc/app/app.toml", dir)
+	require.NoError(t, err)
+	assert.False(t, ok, "a change of socket mode is noticed")
 }
 
 func TestUnitFilesEmbedded(t *testing.T) {

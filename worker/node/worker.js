@@ -3,7 +3,8 @@
 // benchmarks compare.
 //
 // Under app's cluster (script = "/usr/bin/node", args = [this file]):
-// systemd passes the shared socket as fd 3 (LISTEN_FDS), and READY=1 goes to
+// systemd passes the shared socket as fd 3 (LISTEN_FDS; with socket =
+// "reuseport" the instance's own socket too, as fd 4), and READY=1 goes to
 // systemd with systemd-notify; Node cannot send to a Unix datagram socket
 // itself. --pid makes the message come from this process, the unit's main
 // PID, so NotifyAccess=main accepts it (root can send on behalf of a PID).
@@ -22,7 +23,7 @@ const lameDuckMs = Number(process.env.APP_LAME_DUCK_MS || 500);
 const drainMs = Number(process.env.APP_DRAIN_TIMEOUT_MS || 25000);
 let draining = false;
 
-const server = http.createServer((req, res) => {
+function handle(req, res) {
   res.setHeader('X-Instance', instance);
   res.setHeader('X-Version', version);
   if (draining) {
@@ -34,8 +35,16 @@ const server = http.createServer((req, res) => {
     return;
   }
   res.end(`instance=${instance} version=${version} pid=${process.pid}\n`);
-});
-server.keepAliveTimeout = 65000;
+}
+
+// One server per listening socket: an http.Server listens once.
+const servers = [];
+function newServer() {
+  const s = http.createServer(handle);
+  s.keepAliveTimeout = 65000;
+  servers.push(s);
+  return s;
+}
 
 function ready() {
   if (process.env.NOTIFY_SOCKET) {
@@ -53,9 +62,18 @@ function ready() {
 
 const activated = process.env.LISTEN_FDS && Number(process.env.LISTEN_PID) === process.pid;
 if (activated) {
-  server.listen({ fd: 3 }, ready);
+  // Serve every socket passed (fds 3 … 3+LISTEN_FDS-1); ready once all listen.
+  const n = Number(process.env.LISTEN_FDS);
+  let listening = 0;
+  for (let fd = 3; fd < 3 + n; fd++) {
+    newServer().listen({ fd }, () => {
+      if (++listening === n) {
+        ready();
+      }
+    });
+  }
 } else {
-  server.listen(Number(process.env.PORT || 8080), process.env.HOST || '127.0.0.1', ready);
+  newServer().listen(Number(process.env.PORT || 8080), process.env.HOST || '127.0.0.1', ready);
 }
 
 function drain(sig) {
@@ -69,8 +87,15 @@ function drain(sig) {
   // racing a close (Node's server.close() closes idle connections at once).
   // Then stop accepting, close what is idle, and exit once the rest is done.
   setTimeout(() => {
-    server.close(() => process.exit(0));
-    server.closeIdleConnections();
+    let open = servers.length;
+    for (const s of servers) {
+      s.close(() => {
+        if (--open === 0) {
+          process.exit(0);
+        }
+      });
+      s.closeIdleConnections();
+    }
   }, lameDuckMs);
   setTimeout(() => process.exit(0), drainMs).unref();
 }
