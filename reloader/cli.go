@@ -78,9 +78,9 @@ func CLI(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	if cmd == "check" {
 		if *asJSON {
-			return writeJSON(stdout, stderr, map[string]any{"ok": true, "config": *config, "instances": cfg.Count(), "listen": cfg.Listen})
+			return writeJSON(stdout, stderr, map[string]any{"ok": true, "config": *config, "instances": cfg.Count(), "listen": cfg.Listen, "socket": cfg.Socket})
 		}
-		fmt.Fprintf(stdout, "%s: ok (%d instances, listen %s)\n", *config, cfg.Count(), joinAddrs(cfg.Listen))
+		fmt.Fprintf(stdout, "%s: ok (%d instances, listen %s, socket %s)\n", *config, cfg.Count(), joinAddrs(cfg.Listen), cfg.Socket)
 		return 0
 	}
 

@@ -23,7 +23,10 @@ func TestCLICheck(t *testing.T) {
 	require.NoError(t, os.WriteFile(good, []byte("instances = 3\nlisten = [\"127.0.0.1:9000\"]\n"), 0o644))
 	code, out, _ := runCLI("check", "-config", good)
 	assert.Equal(t, 0, code)
-	assert.Equal(t, good+": ok (3 instances, listen 127.0.0.1:9000)\n", out)
+	assert.Equal(t, good+": ok (3 instances, listen 127.0.0.1:9000, socket shared)\n", out)
+	require.NoError(t, os.WriteFile(good, []byte("instances = 3\nlisten = [\"127.0.0.1:9000\"]\nsocket = \"reuseport\"\n"), 0o644))
+	_, out, _ = runCLI("check", "-config", good)
+	assert.Equal(t, good+": ok (3 instances, listen 127.0.0.1:9000, socket reuseport)\n", out)
 
 	bad := filepath.Join(dir, "bad.toml")
 	require.NoError(t, os.WriteFile(bad, []byte("instances = 3\nlisten = [\"nowhere\"]\n"), 0o644))

@@ -67,6 +67,7 @@ func (r *Reloader) checkListen(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	slices.Sort(own)
 	for _, name := range own {
 		u, err := r.Systemd.Unit(ctx, name)
 		if err != nil {

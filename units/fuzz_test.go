@@ -25,6 +25,9 @@ func FuzzParse(f *testing.F) {
 		"instanses = 3\n",
 		"listen = [\n",
 		"cwd = \"/srv/app\"\nlisten = [\"/run/app.sock\", \"9000\"]\n",
+		"socket = \"reuseport\"\nlisten = [\"127.0.0.1:8080\", \"[::1]:8080\"]\n",
+		"socket = \"reuseport\"\nsurge = true\nlisten = [\"/run/app.sock\"]\n",
+		"socket = \"shared\"\n",
 	} {
 		f.Add(seed)
 	}

@@ -258,14 +258,9 @@ func run(ctx context.Context, o options, w io.Writer) error {
 	}
 
 	fmt.Fprintln(w, "== one shared socket against one SO_REUSEPORT socket per instance")
-	if err := startReusePort(ctx, m, o.instances); err != nil {
-		return err
-	}
-	noSurge := configGo + "surge = false\n"
 	socketSystems := []system{
-		{name: "shared socket (app.socket)", url: systems[0].url, setup: useConfig(noSurge), roll: reload, events: m.Events},
-		{name: "SO_REUSEPORT per instance (rp@.socket)", url: fmt.Sprintf("http://127.0.0.1:%d/", portRP),
-			setup: func(context.Context) error { return nil }, roll: rollReusePort(m, o.instances)},
+		{name: `socket = "shared" (app.socket)`, url: systems[0].url, setup: useSocketMode(m, configGo+"surge = false\n", o.instances), roll: reload, events: m.Events},
+		{name: `socket = "reuseport" (app@N.socket)`, url: systems[0].url, setup: useSocketMode(m, configGo+"socket = \"reuseport\"\n", o.instances), roll: reload, events: m.Events},
 	}
 	var sockRecs []record
 	var downs []downRec
@@ -285,18 +280,28 @@ func run(ctx context.Context, o options, w io.Writer) error {
 					rep, sys.name, mode, e2e.Imbalance(r.shareBefore, names), ms(r.during.P99), r.failed, r.sent)
 				sockRecs = append(sockRecs, r)
 			}
-			unit := "app@1.service"
-			if sys.url != systems[0].url {
-				unit = "rp@1.service"
+			stops := []string{"app@1.service"}
+			if strings.Contains(sys.name, "reuseport") {
+				// Stopping the instance alone leaves its socket queueing
+				// a share of the connections (and triggering it again);
+				// stopping its socket takes both out.
+				stops = append(stops, "app@1.socket")
 			}
-			d, err := measureDown(ctx, o, veg, m, sys.name, sys.url, unit, rep)
-			if err != nil {
-				return fmt.Errorf("%s, one instance down: %w", sys.name, err)
+			for _, unit := range stops {
+				d, err := measureDown(ctx, o, veg, m, sys.name, sys.url, unit, rep)
+				if err != nil {
+					return fmt.Errorf("%s, %s down: %w", sys.name, unit, err)
+				}
+				fmt.Fprintf(w, "[rep %d] %-40s %s stopped for %s: failed %d of %d, p99 meanwhile %s, max %s\n",
+					rep, sys.name, unit, d.downFor, d.failed, d.sent, ms(d.down.P99), ms(d.down.Max))
+				downs = append(downs, d)
 			}
-			fmt.Fprintf(w, "[rep %d] %-40s %s stopped for %s: failed %d of %d, p99 meanwhile %s, max %s\n",
-				rep, sys.name, unit, d.downFor, d.failed, d.sent, ms(d.down.P99), ms(d.down.Max))
-			downs = append(downs, d)
 		}
+	}
+
+	// Back to the default for what follows.
+	if err := useSocketMode(m, configGo, o.instances)(ctx); err != nil {
+		return fmt.Errorf("back to one shared socket: %w", err)
 	}
 
 	fmt.Fprintln(w, "== cost of socket activation: the same binary, activated or listening itself")

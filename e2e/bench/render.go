@@ -281,8 +281,9 @@ const gaps = `
 - **Fairness with new connections.** All instances wait on one shared
   accept queue, and whichever is awake first takes the connection, so a
   busy machine favours some. pm2's master deals connections round-robin,
-  and per-instance SO_REUSEPORT sockets hash them evenly: see the last
-  section for what that costs when an instance is down or restarting.
+  and ` + "`socket = \"reuseport\"`" + ` (one SO_REUSEPORT socket per instance)
+  has the kernel hash them evenly: see the last section for what that
+  costs when an instance is down or restarting.
 - **Keep-alive load spreading again.** A connection stays with the instance
   that accepted it; the workers' caps (connection age, requests per
   connection) recycle them, and each reconnection lands by the rule above,
@@ -380,7 +381,7 @@ func renderSockets(recs []record, downs []downRec, instances []string) string {
 	var b strings.Builder
 	p := func(format string, a ...any) { fmt.Fprintf(&b, format, a...) }
 	p("\n## One shared socket, or one SO_REUSEPORT socket per instance\n\n")
-	p("The shipped units share one listening socket (`app.socket`, the accept queue is common). The alternative gives each instance its own socket on the same port (`rp@.socket` with `ReusePort=yes`, set up for this comparison only), and the kernel hashes each new connection to one of them. Same Go worker, %d instances, rolled one at a time with no spare on both sides (`surge = false`; `systemctl restart rp@N` in turn).\n\n", len(instances))
+	p("By default the instances share one listening socket (`socket = \"shared\"`: `app.socket`, one accept queue for all). With `socket = \"reuseport\"` each instance has its own socket on the same address (`app@N.socket`, `ReusePort=yes`), and the kernel hashes each new connection to one of them. Same Go worker, %d instances, rolled by `app-reloader reload` one at a time with no spare on both sides (`surge = false`; with `\"reuseport\"` a rollout never uses one). The mode is switched between runs the way `app-reloader` says to: `systemctl daemon-reload && systemctl stop app.target app.socket 'app@*.socket' && systemctl start app.target`.\n\n", len(instances))
 	p("| sockets | load | fairness max ÷ min, before | after the rollout | p99 during the rollout | failed / sent |\n| --- | --- | --- | --- | --- | --- |\n")
 	for _, sys := range order(recs, func(r record) string { return r.system }) {
 		for _, mode := range []string{modeNew, modeKA} {
@@ -399,17 +400,18 @@ func renderSockets(recs []record, downs []downRec, instances []string) string {
 				lat(rs, func(r record) time.Duration { return r.during.P99 }), failed, sent)
 		}
 	}
-	p("\nWith one instance stopped (`systemctl stop`) for 5 s under new-connection load, then started again:\n\n")
-	p("| sockets | failed / sent | p99 while it was down | max while it was down | requests sent meanwhile that the stopped instance answered (they waited for it) |\n| --- | --- | --- | --- | --- |\n")
+	p("\nWith one instance taken out (`systemctl stop` of it, or of its socket) for 5 s under new-connection load, then started again (`systemctl start app@1.service`):\n\n")
+	p("| sockets | stopped | failed / sent | p99 while it was down | max while it was down | requests sent meanwhile that the stopped instance answered (they waited for it) |\n| --- | --- | --- | --- | --- | --- |\n")
 	labels := map[string]bool{}
 	for _, d := range downs {
-		if labels[d.label] {
+		key := d.label + "|" + d.stopped
+		if labels[key] {
 			continue
 		}
-		labels[d.label] = true
+		labels[key] = true
 		var ds []downRec
 		for _, x := range downs {
-			if x.label == d.label {
+			if x.label == d.label && x.stopped == d.stopped {
 				ds = append(ds, x)
 			}
 		}
@@ -425,11 +427,32 @@ func renderSockets(recs []record, downs []downRec, instances []string) string {
 			failed += x.failed
 			sent += x.sent
 		}
-		p("| %s | %d / %d | %s ms | %s ms | %s |\n", d.label, failed, sent,
+		p("| %s | `%s` | %d / %d | %s ms | %s ms | %s |\n", d.label, d.stopped, failed, sent,
 			g(func(x downRec) float64 { return float64(x.down.P99) / float64(time.Millisecond) }, "%.1f"),
 			g(func(x downRec) float64 { return float64(x.down.Max) / float64(time.Millisecond) }, "%.1f"),
 			g(func(x downRec) float64 { return float64(x.shareOne) }, "%.0f"))
 	}
-	p("\n")
+	p("%s", whichSocket)
 	return b.String()
 }
+
+// whichSocket is when to choose each socket mode; like gaps, it names
+// mechanisms, not figures.
+const whichSocket = `
+**Which to choose.** ` + "`\"shared\"`" + ` stays the default: no connection ever
+waits for one given instance, so a restarting, failed or stopped instance
+costs nothing but its own in-flight requests, and a rollout can start a
+spare first. ` + "`\"reuseport\"`" + ` spreads new connections evenly (and so
+keep-alive load soon after a rollout), for when even load matters more
+than rollout latency: long or costly requests, instances that each hold a
+cache or a limited pool. Its costs: a connection hashed to a restarting
+instance waits for the new process (p99 during a rollout), a rollout has
+no spare, and an instance taken out (` + "`systemctl stop app@N.socket`" + `, a failed
+release, a crash loop, a scale-down: ` + "`app-reloader`" + ` stops the instance with its
+socket) resets the connections still queued on its socket when it closes.
+Stopping only the instance (` + "`systemctl stop app@N.service`" + `) is no way to
+take it out: its socket keeps its share and starts it again. Linux 5.14's
+` + "`net.ipv4.tcp_migrate_req = 1`" + ` moves such queued connections to the other
+instances' sockets instead; it is a setting of the whole network
+namespace, left to the operator and not measured here.
+`

@@ -3,79 +3,36 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
 	"time"
 
 	"example.com/app/e2e"
+	"example.com/app/units"
 )
 
-const portRP = 18084
-
-// The alternative to one shared socket, for comparison only: one
-// SO_REUSEPORT listening socket per instance, all on the same port, so
-// that the kernel hashes each new connection to one of them.
-const rpSocket = `[Unit]
-Description=bench: instance %i's own SO_REUSEPORT socket
-
-[Socket]
-ListenStream=127.0.0.1:18084
-ReusePort=yes
-Backlog=4096
-`
-
-const rpService = `[Unit]
-Description=bench: instance %i on its own SO_REUSEPORT socket
-Requires=rp@%i.socket
-After=rp@%i.socket
-
-[Service]
-Type=notify
-NotifyAccess=main
-Sockets=rp@%i.socket
-NonBlocking=yes
-Environment=APP_INSTANCE=%i
-ExecStart=/usr/bin/app
-KillMode=mixed
-TimeoutStopSec=30s
-`
-
-// startReusePort installs rp@.socket and rp@.service and starts n
-// instances of them.
-func startReusePort(ctx context.Context, m *e2e.Machine, n int) error {
-	for name, body := range map[string]string{"rp@.socket": rpSocket, "rp@.service": rpService} {
-		if err := os.WriteFile(filepath.Join(m.Root, "etc/systemd/system", name), []byte(body), 0o644); err != nil {
+// useSocketMode writes cfg (which sets `socket`) and applies it the way
+// app-reloader says a change of socket mode is applied: the cluster
+// restarts with its sockets.
+func useSocketMode(m *e2e.Machine, cfg string, n int) func(ctx context.Context) error {
+	return func(ctx context.Context) error {
+		if err := m.WriteConfig(cfg); err != nil {
 			return err
 		}
-	}
-	args := []string{"systemctl", "start"}
-	for i := 0; i < n; i++ {
-		args = append(args, fmt.Sprintf("rp@%d.socket", i), fmt.Sprintf("rp@%d.service", i))
-	}
-	for _, cmd := range [][]string{{"systemctl", "daemon-reload"}, args} {
-		if out, err := m.Run(ctx, cmd...); err != nil {
+		apply := "systemctl daemon-reload && systemctl stop app.target app.socket 'app@*.socket' && systemctl start app.target"
+		if out, err := m.Run(ctx, "sh", "-c", apply); err != nil {
 			return fmt.Errorf("%w: %s", err, out)
 		}
-	}
-	return nil
-}
-
-// rollReusePort restarts the instances one at a time, waiting for each,
-// as app-reloader does with surge off.
-func rollReusePort(m *e2e.Machine, n int) func(ctx context.Context) error {
-	return func(ctx context.Context) error {
+		var instances []string
 		for i := 0; i < n; i++ {
-			if out, err := m.Run(ctx, "systemctl", "restart", fmt.Sprintf("rp@%d.service", i)); err != nil {
-				return fmt.Errorf("%w: %s", err, out)
-			}
+			instances = append(instances, units.Instance(i))
 		}
-		return nil
+		return m.WaitActive(ctx, 30*time.Second, instances...)
 	}
 }
 
 // downRec is a fixed-rate load with one instance stopped for a while.
 type downRec struct {
 	label    string
+	stopped  string // the unit stopped
 	rep      int
 	failed   int
 	sent     int
@@ -84,10 +41,10 @@ type downRec struct {
 	shareOne int // requests the stopped instance served meanwhile
 }
 
-// measureDown stops one instance under new-connection load, waits, and
-// starts it again.
+// measureDown stops one unit (an instance, or its socket) under
+// new-connection load, waits, and starts the instance again.
 func measureDown(ctx context.Context, o options, veg *e2e.Vegeta, m *e2e.Machine, label, url, unit string, rep int) (downRec, error) {
-	r := downRec{label: label, rep: rep, downFor: 5 * time.Second}
+	r := downRec{label: label, stopped: unit, rep: rep, downFor: 5 * time.Second}
 	lead, total := 2*time.Second, 12*time.Second
 	a, err := veg.Attack(ctx, e2e.AttackOptions{URL: url, Rate: o.rateNew, Duration: total})
 	if err != nil {
@@ -100,7 +57,7 @@ func measureDown(ctx context.Context, o options, veg *e2e.Vegeta, m *e2e.Machine
 	}
 	time.Sleep(r.downFor)
 	t1 := time.Now()
-	out, serr := m.Run(ctx, "systemctl", "start", unit)
+	out, serr := m.Run(ctx, "systemctl", "start", "app@1.service")
 	hits, err := a.Wait(ctx)
 	if err != nil {
 		return r, err
