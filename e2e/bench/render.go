@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"math"
 
 	"example.com/app/e2e"
 	"sort"
@@ -343,10 +344,16 @@ func f(rs []record, v func(record) float64, format string) string {
 
 func fx(xs []float64, format string) string {
 	lo, mid, hi := spread(xs)
-	if len(xs) == 1 {
-		return fmt.Sprintf(format, mid)
+	one := func(x float64) string {
+		if math.IsInf(x, 1) {
+			return "∞ (one got none)"
+		}
+		return fmt.Sprintf(format, x)
 	}
-	return fmt.Sprintf(format+" / **"+format+"** / "+format, lo, mid, hi)
+	if len(xs) == 1 {
+		return one(mid)
+	}
+	return one(lo) + " / **" + one(mid) + "** / " + one(hi)
 }
 
 func lat(rs []record, v func(record) time.Duration) string {
