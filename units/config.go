@@ -189,12 +189,17 @@ type Instances struct {
 	Auto bool
 }
 
-// UnmarshalTOML implements toml.Unmarshaler.
+// UnmarshalTOML implements toml.Unmarshaler. As in pm2, 0 and "max" mean
+// one per CPU, like "auto".
 func (in *Instances) UnmarshalTOML(v any) error {
 	switch v := v.(type) {
 	case int64:
-		if v < 1 || v > MaxInstances {
-			return fmt.Errorf("instances: %d is out of range: want 1 to %d, or \"auto\" for one per CPU", v, MaxInstances)
+		if v == 0 {
+			*in = Instances{Auto: true}
+			return nil
+		}
+		if v < 0 || v > MaxInstances {
+			return fmt.Errorf("instances: %d is out of range: want 1 to %d, or 0 or \"auto\" for one per CPU", v, MaxInstances)
 		}
 		*in = Instances{N: int(v)}
 		return nil
@@ -204,7 +209,7 @@ func (in *Instances) UnmarshalTOML(v any) error {
 			return nil
 		}
 	}
-	return fmt.Errorf("instances: %#v: want a number from 1 to %d, or \"auto\"", v, MaxInstances)
+	return fmt.Errorf("instances: %#v: want a number from 1 to %d, or \"auto\" (also 0 or \"max\", as in pm2) for one per CPU", v, MaxInstances)
 }
 
 // String is the value as written in the config.

@@ -55,6 +55,12 @@ func TestDefaults(t *testing.T) {
 	assert.Equal(t, units.SurgeAuto, cfg.Surge, "surge is on when safe by default")
 	assert.Empty(t, cfg.ProbePath, "no HTTP probe by default")
 
+	for _, cpus := range []string{"0", `"max"`, `"auto"`} {
+		cfg, err = units.Parse("app.toml", []byte("instances = "+cpus+"\n"))
+		require.NoError(t, err, cpus)
+		assert.Equal(t, max(2, runtime.NumCPU()), cfg.Count(), "instances = %s is one per CPU, as in pm2", cpus)
+	}
+
 	cfg, err = units.Parse("app.toml", []byte("instances = 3\n"))
 	require.NoError(t, err)
 	assert.Equal(t, []units.Address{"127.0.0.1:8080"}, cfg.Listen, "unset keys keep their defaults")
@@ -62,7 +68,8 @@ func TestDefaults(t *testing.T) {
 
 func TestParseRefusesWithFileLineReason(t *testing.T) {
 	for _, tc := range []struct{ in, want string }{
-		{"instances = 0\n", `app.toml:1: instances: 0 is out of range: want 1 to 256, or "auto"`},
+		{"instances = -1\n", `app.toml:1: instances: -1 is out of range: want 1 to 256, or 0 or "auto" for one per CPU`},
+		{"instances = 257\n", `app.toml:1: instances: 257 is out of range`},
 		{"\ninstances = \"lots\"\n", `app.toml:2: instances: "lots": want a number`},
 		{"instances = 2\nlisten = [\"localhost:80\"]\n", `app.toml:2: listen: "localhost:80": host "localhost" is not an IP address`},
 		{"listen = [\"127.0.0.1:99999\"]\n", `app.toml:1: listen: "127.0.0.1:99999": port "99999": want 1 to 65535`},

@@ -10,7 +10,7 @@
 //
 // A configuration file uses the names a pm2 user knows:
 //
-//	instances          = "auto"               # or a number; "auto" = one per CPU, at least 2
+//	instances          = "auto"               # or a number; "auto" (0, "max") = one per CPU, at least 2
 //	listen             = ["127.0.0.1:8080"]   # ListenStream= of app.socket
 //	script             = "/usr/bin/app"       # the worker: takes fd 3, sends READY=1
 //	args               = []
