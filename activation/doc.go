@@ -47,6 +47,14 @@
 // restart job of such an instance therefore completes only when the new
 // process is ready, which is what a rolling restart waits for.
 //
+// # Taking turns
+//
+// Instances that share a socket and accept with Go's poller are all woken
+// for each connection, and whichever runs first takes it: on a busy
+// machine some take a larger share. [Fair] wraps a listener so that the
+// instances take connections in turn (EPOLLEXCLUSIVE, re-armed after each
+// accept); the reference worker uses it by default.
+//
 // # Draining
 //
 // On SIGTERM (or SIGINT, or when its context ends) [Server.Serve]:

@@ -63,3 +63,26 @@ func ExampleReady() {
 	fmt.Println("ready")
 	// Output: ready
 }
+
+// Instances sharing the socket systemd passed take its connections in
+// turn when each wraps its listeners with Fair.
+func ExampleFair() {
+	ls, err := activation.Listen("", "127.0.0.1:0")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	for i, l := range ls {
+		fl, err := activation.Fair(l)
+		if err != nil {
+			fmt.Println("keeping Go's accept:", err)
+			continue
+		}
+		ls[i] = fl
+	}
+	for _, l := range ls {
+		fmt.Println(l.Addr().Network())
+		l.Close()
+	}
+	// Output: tcp
+}

@@ -178,3 +178,31 @@ func TestSocketModeSwitch(t *testing.T) {
 		require.NoError(t, err, "to %s: then rollouts work: %s", mode, out)
 	}
 }
+
+// The reference worker takes connections from the shared socket in turn
+// with the other instances (activation.Fair, the default); with Go's own
+// accept whichever instance wakes first takes them. Measured side by side.
+func TestFairAccept(t *testing.T) {
+	const n = 3
+	c := newCluster(t, "instances = 3\nsurge = false\n")
+	require.NoError(t, c.WaitActive(c.ctx, 30*time.Second, c.instances(n)...))
+	shares := func() (Result, float64) {
+		l, err := StartLoad(LoadOptions{Addr: c.addr, NewConn: 8, MaxRequests: 50_000, MaxDuration: 4 * time.Second})
+		require.NoError(t, err)
+		time.Sleep(3 * time.Second)
+		res := l.Stop()
+		return res, fairness(res.By(func(s Sample) string { return s.Instance }), "0", "1", "2")
+	}
+	fair, fairRatio := shares()
+	t.Logf("fair accept: %s; by instance %v, max/min %.2f", fair.Summary(), fair.By(func(s Sample) string { return s.Instance }), fairRatio)
+
+	require.NoError(t, c.WriteConfig(c.config("instances = 3\nsurge = false\n[env]\nAPP_ACCEPT = \"go\"\n")))
+	_, out, err := c.reload(t)
+	require.NoError(t, err, out)
+	goRes, goRatio := shares()
+	t.Logf("Go's accept: %s; by instance %v, max/min %.2f", goRes.Summary(), goRes.By(func(s Sample) string { return s.Instance }), goRatio)
+
+	assert.Zero(t, fair.Failed()+goRes.Failed(), "%v %v", fair.Errors(5), goRes.Errors(5))
+	assert.Positive(t, fairRatio, "every instance answers")
+	assert.LessOrEqual(t, fairRatio, 1.25, "in turn: close to even")
+}

@@ -10,6 +10,12 @@ import (
 	"example.com/app/activation"
 )
 
+// Accept modes.
+const (
+	AcceptGo   = "go"
+	AcceptFair = "fair"
+)
+
 // Config is what the worker's flags and environment set.
 type Config struct {
 	Instance string // X-Instance; from APP_INSTANCE=%i in the unit
@@ -24,6 +30,10 @@ type Config struct {
 	ProbeSocket string
 	// HealthzStatus, if set, is what /healthz answers while serving.
 	HealthzStatus int
+	// Accept is how passed sockets are accepted from: AcceptGo (Go's
+	// poller) or AcceptFair (activation.Fair: in turn with the other
+	// instances sharing the socket).
+	Accept string
 	// StartupDelay imitates an application's warm-up before READY=1.
 	StartupDelay time.Duration
 
@@ -51,6 +61,18 @@ func Run(ctx context.Context, log *slog.Logger, cfg Config) error {
 	ls, err := activation.Listen(cfg.SocketName, cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listeners: %w", err)
+	}
+	if cfg.Accept == AcceptFair {
+		for i, l := range ls {
+			fl, err := activation.Fair(l)
+			if err != nil {
+				// Still served, by Go's own Accept: fairness is not worth
+				// an instance that does not start.
+				log.Warn("taking connections with Go's accept instead", "err", err)
+				continue
+			}
+			ls[i] = fl
+		}
 	}
 	if cfg.ProbeSocket != "" {
 		pl, err := activation.ListenUnix(cfg.ProbeSocket)

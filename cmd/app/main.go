@@ -33,6 +33,7 @@ func main() {
 	lame := fs.String("lame-duck", envOr("APP_LAME_DUCK", "500ms"), "keep-alive lame-duck window after SIGTERM (env APP_LAME_DUCK)")
 	maxAge := fs.String("max-conn-age", envOr("APP_MAX_CONN_AGE", "30s"), "close keep-alive connections older than this, 0 = never (env APP_MAX_CONN_AGE)")
 	fs.IntVar(&cfg.MaxConnRequests, "max-conn-requests", envInt("APP_MAX_CONN_REQUESTS", 1000), "close keep-alive connections after this many requests, 0 = never (env APP_MAX_CONN_REQUESTS)")
+	fs.StringVar(&cfg.Accept, "accept", envOr("APP_ACCEPT", worker.AcceptFair), "how to take connections from a shared socket: \"fair\" (in turn with the other instances: EPOLLEXCLUSIVE, re-armed) or \"go\" (Go's poller: whichever wakes first) (env APP_ACCEPT)")
 	showVersion := fs.Bool("version", false, "print the version and exit")
 	if err := fs.Parse(os.Args[1:]); err != nil {
 		os.Exit(2)
@@ -60,6 +61,10 @@ func main() {
 	}
 	if cfg.HealthzStatus != 0 && (cfg.HealthzStatus < 100 || cfg.HealthzStatus > 599) {
 		fmt.Fprintf(os.Stderr, "app: -healthz-status %d: want an HTTP status from 100 to 599, or 0\n", cfg.HealthzStatus)
+		os.Exit(2)
+	}
+	if cfg.Accept != worker.AcceptGo && cfg.Accept != worker.AcceptFair {
+		fmt.Fprintf(os.Stderr, "app: -accept %q: want %q or %q\n", cfg.Accept, worker.AcceptGo, worker.AcceptFair)
 		os.Exit(2)
 	}
 	if cfg.MaxConnRequests < 0 {

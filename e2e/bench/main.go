@@ -37,6 +37,8 @@ type options struct {
 	rateNew   int
 	workers   int
 	quick     bool
+	// socketsOnly runs the socket comparison alone and prints it.
+	socketsOnly bool
 }
 
 func main() {
@@ -49,6 +51,7 @@ func main() {
 	flag.IntVar(&o.rateNew, "rate-newconn", 500, "requests/s of the fixed-rate load with a new connection per request")
 	flag.IntVar(&o.workers, "workers", 16, "concurrent clients of the closed-loop throughput runs")
 	flag.BoolVar(&o.quick, "quick", false, "one short repetition, to try the harness; not for publishing")
+	flag.BoolVar(&o.socketsOnly, "sockets-only", false, "run only the socket comparison and print its tables; writes nothing")
 	flag.Parse()
 	if o.quick {
 		o.reps = 1
@@ -124,9 +127,11 @@ func run(ctx context.Context, o options, w io.Writer) error {
 	if err != nil {
 		return err
 	}
-	pm2Bin, err := e2e.InstallPM2(ctx, o.cache)
-	if err != nil {
-		return err
+	pm2Bin := ""
+	if !o.socketsOnly {
+		if pm2Bin, err = e2e.InstallPM2(ctx, o.cache); err != nil {
+			return err
+		}
 	}
 	if err := e2e.CleanStale(); err != nil {
 		fmt.Fprintln(w, "clean up earlier runs:", err)
@@ -172,16 +177,28 @@ func run(ctx context.Context, o options, w io.Writer) error {
 	if err := m.WaitActive(ctx, 30*time.Second, instances...); err != nil {
 		return err
 	}
+	reload := func(ctx context.Context) error {
+		_, err := sh("app-reloader", "reload")
+		return err
+	}
+	names := make([]string, o.instances)
+	for i := range names {
+		names[i] = fmt.Sprint(i)
+	}
+	if o.socketsOnly {
+		sockRecs, downs, err := measureSockets(ctx, o, veg, m, configGo, reload, names, w)
+		if err != nil {
+			return err
+		}
+		fmt.Fprint(w, renderSockets(sockRecs, downs, names))
+		return nil
+	}
 	pm2 := &e2e.PM2{M: m, Bin: pm2Bin}
 	if err := pm2.Start(ctx, e2e.PM2App{Name: "bench", Script: worker.NodeJSPath, Instances: o.instances, Port: portPM2,
 		Env: map[string]string{"APP_VERSION": "pm2"}, ListenTimeout: 50000, KillTimeout: 5000}); err != nil {
 		return err
 	}
 
-	reload := func(ctx context.Context) error {
-		_, err := sh("app-reloader", "reload")
-		return err
-	}
 	useConfig := func(cfg string) func(ctx context.Context) error {
 		return func(ctx context.Context) error {
 			if err := m.WriteConfig(cfg); err != nil {
@@ -225,10 +242,6 @@ func run(ctx context.Context, o options, w io.Writer) error {
 	}
 	fmt.Fprintln(w, "== keep-alive load spreading again after a rollout")
 	var spreads []spreadRec
-	names := make([]string, o.instances)
-	for i := range names {
-		names[i] = fmt.Sprint(i)
-	}
 	noCap := configGo + "[env]\nAPP_MAX_CONN_AGE = \"0\"\nAPP_MAX_CONN_REQUESTS = \"0\"\n"
 	spreadRuns := []struct {
 		label string
@@ -257,48 +270,10 @@ func run(ctx context.Context, o options, w io.Writer) error {
 		}
 	}
 
-	fmt.Fprintln(w, "== one shared socket against one SO_REUSEPORT socket per instance")
-	socketSystems := []system{
-		{name: `socket = "shared" (app.socket)`, url: systems[0].url, setup: useSocketMode(m, configGo+"surge = false\n", o.instances), roll: reload, events: m.Events},
-		{name: `socket = "reuseport" (app@N.socket)`, url: systems[0].url, setup: useSocketMode(m, configGo+"socket = \"reuseport\"\n", o.instances), roll: reload, events: m.Events},
+	sockRecs, downs, err := measureSockets(ctx, o, veg, m, configGo, reload, names, w)
+	if err != nil {
+		return err
 	}
-	var sockRecs []record
-	var downs []downRec
-	for rep := 1; rep <= o.reps; rep++ {
-		for k := range socketSystems {
-			sys := socketSystems[(k+rep-1)%len(socketSystems)]
-			if err := sys.setup(ctx); err != nil {
-				return err
-			}
-			for _, mode := range []string{modeNew, modeKA} {
-				r, err := measure(ctx, o, veg, sys, mode, rep)
-				if err != nil {
-					return fmt.Errorf("%s, %s: %w", sys.name, mode, err)
-				}
-				r.hits = nil
-				fmt.Fprintf(w, "[rep %d] %-40s %-27s fairness %.2f | rollout p99 %s | failed %d of %d\n",
-					rep, sys.name, mode, e2e.Imbalance(r.shareBefore, names), ms(r.during.P99), r.failed, r.sent)
-				sockRecs = append(sockRecs, r)
-			}
-			stops := []string{"app@1.service"}
-			if strings.Contains(sys.name, "reuseport") {
-				// Stopping the instance alone leaves its socket queueing
-				// a share of the connections (and triggering it again);
-				// stopping its socket takes both out.
-				stops = append(stops, "app@1.socket")
-			}
-			for _, unit := range stops {
-				d, err := measureDown(ctx, o, veg, m, sys.name, sys.url, unit, rep)
-				if err != nil {
-					return fmt.Errorf("%s, %s down: %w", sys.name, unit, err)
-				}
-				fmt.Fprintf(w, "[rep %d] %-40s %s stopped for %s: failed %d of %d, p99 meanwhile %s, max %s\n",
-					rep, sys.name, unit, d.downFor, d.failed, d.sent, ms(d.down.P99), ms(d.down.Max))
-				downs = append(downs, d)
-			}
-		}
-	}
-
 	// Back to the default for what follows.
 	if err := useSocketMode(m, configGo, o.instances)(ctx); err != nil {
 		return fmt.Errorf("back to one shared socket: %w", err)
@@ -534,4 +509,54 @@ func spreadAfter(r spreadRec) string {
 		return fmt.Sprintf("not within %s", r.window)
 	}
 	return r.after.String()
+}
+
+// measureSockets compares the socket modes (and accept disciplines) on the
+// cluster already running on m, then leaves it in its default mode.
+func measureSockets(ctx context.Context, o options, veg *e2e.Vegeta, m *e2e.Machine, configGo string, reload func(context.Context) error, names []string, w io.Writer) ([]record, []downRec, error) {
+	url := "http://127.0.0.1:" + fmt.Sprint(portOurs) + "/"
+	fmt.Fprintln(w, "== one shared socket (Go's accept, fair accept) against one SO_REUSEPORT socket per instance")
+	socketSystems := []system{
+		{name: `shared socket, Go's accept`, url: url, setup: useSocketMode(m, configGo+"surge = false\n[env]\nAPP_ACCEPT = \"go\"\n", o.instances), roll: reload, events: m.Events},
+		{name: `shared socket, fair accept (default)`, url: url, setup: useSocketMode(m, configGo+"surge = false\n", o.instances), roll: reload, events: m.Events},
+		{name: `SO_REUSEPORT socket per instance`, url: url, setup: useSocketMode(m, configGo+"socket = \"reuseport\"\n", o.instances), roll: reload, events: m.Events},
+	}
+	var sockRecs []record
+	var downs []downRec
+	for rep := 1; rep <= o.reps; rep++ {
+		for k := range socketSystems {
+			sys := socketSystems[(k+rep-1)%len(socketSystems)]
+			if err := sys.setup(ctx); err != nil {
+				return nil, nil, err
+			}
+			for _, mode := range []string{modeNew, modeKA} {
+				r, err := measure(ctx, o, veg, sys, mode, rep)
+				if err != nil {
+					return nil, nil, fmt.Errorf("%s, %s: %w", sys.name, mode, err)
+				}
+				r.hits = nil
+				fmt.Fprintf(w, "[rep %d] %-40s %-27s %6.0f req/s | fairness %.2f | steady p99 %s | rollout p99 %s | failed %d of %d\n",
+					rep, sys.name, mode, r.throughput, e2e.Imbalance(r.shareBefore, names), ms(r.steady.P99), ms(r.during.P99), r.failed, r.sent)
+				sockRecs = append(sockRecs, r)
+			}
+			stops := []string{"app@1.service"}
+			if strings.Contains(sys.name, "reuseport") {
+				// Stopping the instance alone leaves its socket queueing
+				// a share of the connections (and triggering it again);
+				// stopping its socket takes both out.
+				stops = append(stops, "app@1.socket")
+			}
+			for _, unit := range stops {
+				d, err := measureDown(ctx, o, veg, m, sys.name, sys.url, unit, rep)
+				if err != nil {
+					return nil, nil, fmt.Errorf("%s, %s down: %w", sys.name, unit, err)
+				}
+				fmt.Fprintf(w, "[rep %d] %-40s %s stopped for %s: failed %d of %d, p99 meanwhile %s, max %s\n",
+					rep, sys.name, unit, d.downFor, d.failed, d.sent, ms(d.down.P99), ms(d.down.Max))
+				downs = append(downs, d)
+			}
+		}
+	}
+
+	return sockRecs, downs, nil
 }

@@ -388,8 +388,8 @@ func renderSockets(recs []record, downs []downRec, instances []string) string {
 	var b strings.Builder
 	p := func(format string, a ...any) { fmt.Fprintf(&b, format, a...) }
 	p("\n## One shared socket, or one SO_REUSEPORT socket per instance\n\n")
-	p("By default the instances share one listening socket (`socket = \"shared\"`: `app.socket`, one accept queue for all). With `socket = \"reuseport\"` each instance has its own socket on the same address (`app@N.socket`, `ReusePort=yes`), and the kernel hashes each new connection to one of them. Same Go worker, %d instances, rolled by `app-reloader reload` one at a time with no spare on both sides (`surge = false`; with `\"reuseport\"` a rollout never uses one). The mode is switched between runs the way `app-reloader` says to: `systemctl daemon-reload && systemctl stop app.target app.socket 'app@*.socket' && systemctl start app.target`.\n\n", len(instances))
-	p("| sockets | load | fairness max ÷ min, before | after the rollout | p99 during the rollout | failed / sent |\n| --- | --- | --- | --- | --- | --- |\n")
+	p("By default the instances share one listening socket (`socket = \"shared\"`: `app.socket`, one accept queue for all), and the reference worker takes connections from it in turn with the other instances (`-accept fair`, the default: `activation.Fair`, an EPOLLEXCLUSIVE registration re-armed after each accept, so that the kernel wakes the instance that has waited longest). With Go's own accept (`APP_ACCEPT=go`) every instance's poller is woken for each connection and whichever runs first takes it. With `socket = \"reuseport\"` each instance has its own socket on the same address (`app@N.socket`, `ReusePort=yes`), and the kernel hashes each new connection to one of them. Same Go worker, %d instances, rolled by `app-reloader reload` one at a time with no spare (`surge = false`; with `\"reuseport\"` a rollout never uses one). Throughput is the closed loop of the rollout runs (16 clients, 4 s); the mode is switched between runs the way `app-reloader` says to: `systemctl daemon-reload && systemctl stop app.target app.socket 'app@*.socket' && systemctl start app.target`.\n\n", len(instances))
+	p("| sockets | load | throughput (req/s) | fairness max ÷ min, before | after the rollout | steady p99 | p99 during the rollout | failed / sent |\n| --- | --- | --- | --- | --- | --- | --- | --- |\n")
 	for _, sys := range order(recs, func(r record) string { return r.system }) {
 		for _, mode := range []string{modeNew, modeKA} {
 			rs := pick(recs, sys, mode)
@@ -401,9 +401,11 @@ func renderSockets(recs []record, downs []downRec, instances []string) string {
 				failed += r.failed
 				sent += r.sent
 			}
-			p("| %s | %s | %s | %s | %s | %d / %d |\n", sys, mode,
+			p("| %s | %s | %s | %s | %s | %s | %s | %d / %d |\n", sys, mode,
+				f(rs, func(r record) float64 { return r.throughput }, "%.0f"),
 				f(rs, func(r record) float64 { return e2e.Imbalance(r.shareBefore, instances) }, "%.2f"),
 				f(rs, func(r record) float64 { return e2e.Imbalance(r.shareAfter, instances) }, "%.2f"),
+				lat(rs, func(r record) time.Duration { return r.steady.P99 }),
 				lat(rs, func(r record) time.Duration { return r.during.P99 }), failed, sent)
 		}
 	}
@@ -446,13 +448,14 @@ func renderSockets(recs []record, downs []downRec, instances []string) string {
 // whichSocket is when to choose each socket mode; like gaps, it names
 // mechanisms, not figures.
 const whichSocket = `
-**Which to choose.** ` + "`\"shared\"`" + ` stays the default: no connection ever
-waits for one given instance, so a restarting, failed or stopped instance
-costs nothing but its own in-flight requests, and a rollout can start a
-spare first. ` + "`\"reuseport\"`" + ` spreads new connections evenly (and so
-keep-alive load soon after a rollout), for when even load matters more
-than rollout latency: long or costly requests, instances that each hold a
-cache or a limited pool. Its costs: a connection hashed to a restarting
+**Which to choose.** ` + "`\"shared\"`" + ` with the fair accept is the default: no
+connection ever waits for one given instance, so a restarting, failed or
+stopped instance costs nothing but its own in-flight requests, a rollout
+can start a spare first, and the instances take connections in turn.
+` + "`\"reuseport\"`" + ` spreads new connections evenly by hashing, whatever the
+worker does, so it is still the choice for a worker that cannot register
+its listener with EPOLLEXCLUSIVE (Node's libuv cannot) when even load
+matters more than rollout latency. Its costs: a connection hashed to a restarting
 instance waits for the new process (p99 during a rollout), a rollout has
 no spare, and an instance taken out (` + "`systemctl stop app@N.socket`" + `, a failed
 release, a crash loop, a scale-down: ` + "`app-reloader`" + ` stops the instance with its
