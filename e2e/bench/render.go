@@ -64,7 +64,7 @@ func render(o options, recs []record, acts []actRec, ovs []overheadRec, spreads 
 	p("## Fairness: share of requests by instance\n\n")
 	p("max ÷ min of the requests each instance served (%s), before the rollout and from 1 s after it to the end of the load; 1.00 is even, ∞ means an instance got none.\n\n", strings.Join(instances, ", "))
 	p("| system | load | before | after |\n| --- | --- | --- | --- |\n")
-	var worstNew float64
+	worstNew := map[string]float64{}
 	for _, sys := range systems {
 		for _, mode := range []string{modeNew, modeKA} {
 			rs := pick(recs, sys, mode)
@@ -76,7 +76,7 @@ func render(o options, recs []record, acts []actRec, ovs []overheadRec, spreads 
 			p("| %s | %s | %s | %s |\n", sys, mode, bf, af)
 			if mode == modeNew && !strings.HasPrefix(sys, "pm2") {
 				for _, r := range rs {
-					worstNew = max(worstNew, e2e.Imbalance(r.shareBefore, instances), e2e.Imbalance(r.shareAfter, instances))
+					worstNew[sys] = max(worstNew[sys], e2e.Imbalance(r.shareBefore, instances), e2e.Imbalance(r.shareAfter, instances))
 				}
 			}
 		}
@@ -234,8 +234,10 @@ func render(o options, recs []record, acts []actRec, ovs []overheadRec, spreads 
 	if len(ovs) > 0 {
 		p("| rollout overhead ≤ 50 ms per instance | app, surge on (the default) | %s |\n", verdict(worstOv <= 50*time.Millisecond, fmt.Sprintf("median %s at worst", worstOv.Round(time.Millisecond))))
 	}
-	if worstNew > 0 {
-		p("| fairness max/min ≤ 1.25 with new connections | app | %s |\n", verdict(worstNew <= 1.25, fmt.Sprintf("worst run %.2f", worstNew)))
+	for _, sys := range systems {
+		if w, ok := worstNew[sys]; ok {
+			p("| fairness max/min ≤ 1.25 with new connections | %s | %s |\n", sys, verdict(w <= 1.25, fmt.Sprintf("worst run %.2f", w)))
+		}
 	}
 	if len(spreads) > 0 {
 		detail := "worst run " + worstSpread.String()
@@ -280,11 +282,13 @@ const gaps = `
   count grows, and is smaller with surge off. The daemon-reload is no
   longer part of it when nothing changed.
 - **Fairness with new connections.** All instances wait on one shared
-  accept queue, and whichever is awake first takes the connection, so a
-  busy machine favours some. pm2's master deals connections round-robin,
-  and ` + "`socket = \"reuseport\"`" + ` (one SO_REUSEPORT socket per instance)
-  has the kernel hash them evenly: see the last section for what that
-  costs when an instance is down or restarting.
+  accept queue. The Go worker takes connections in turn (` + "`activation.Fair`" + `:
+  EPOLLEXCLUSIVE, re-armed after each accept); a worker whose runtime
+  wakes every instance for each connection (Node's libuv) gets them in
+  whatever order its instances wake, so a busy machine favours some.
+  pm2's master deals connections round-robin, and
+  ` + "`socket = \"reuseport\"`" + ` has the kernel hash them evenly: see the last
+  section for what that costs when an instance is down or restarting.
 - **Keep-alive load spreading again.** A connection stays with the instance
   that accepted it; the workers' caps (connection age, requests per
   connection) recycle them, and each reconnection lands by the rule above,
