@@ -540,7 +540,7 @@ func measureSockets(ctx context.Context, o options, veg *e2e.Vegeta, m *e2e.Mach
 				sockRecs = append(sockRecs, r)
 			}
 			stops := []string{"app@1.service"}
-			if strings.Contains(sys.name, "reuseport") {
+			if strings.Contains(strings.ToLower(sys.name), "reuseport") {
 				// Stopping the instance alone leaves its socket queueing
 				// a share of the connections (and triggering it again);
 				// stopping its socket takes both out.
