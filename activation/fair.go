@@ -129,7 +129,7 @@ func (f *fairListener) Accept() (net.Conn, error) {
 			continue
 		}
 		if err != nil {
-			return nil, &net.OpError{Op: "accept", Net: f.addr.Network(), Addr: f.addr, Err: fmt.Errorf("epoll_wait: %w", err)}
+			return nil, f.opError(fmt.Errorf("epoll_wait: %w", err))
 		}
 		ready := false
 		for _, ev := range events[:n] {
@@ -148,19 +148,19 @@ func (f *fairListener) Accept() (net.Conn, error) {
 			if nfd >= 0 && aerr == nil {
 				syscall.Close(nfd)
 			}
-			return nil, &net.OpError{Op: "accept", Net: f.addr.Network(), Addr: f.addr, Err: err}
+			return nil, f.opError(err)
 		}
 		switch {
 		case errors.Is(aerr, syscall.EAGAIN), errors.Is(aerr, syscall.ECONNABORTED), errors.Is(aerr, syscall.EINTR):
 			continue // another process took it, or the client left
 		case aerr != nil:
-			return nil, &net.OpError{Op: "accept", Net: f.addr.Network(), Addr: f.addr, Err: os.NewSyscallError("accept4", aerr)}
+			return nil, f.opError(os.NewSyscallError("accept4", aerr))
 		}
 		file := os.NewFile(uintptr(nfd), "")
 		c, err := net.FileConn(file) // dups it into Go's poller
 		file.Close()
 		if err != nil {
-			return nil, &net.OpError{Op: "accept", Net: f.addr.Network(), Addr: f.addr, Err: err}
+			return nil, f.opError(err)
 		}
 		return c, nil
 	}
@@ -189,3 +189,8 @@ func (f *fairListener) release() {
 }
 
 func (f *fairListener) Addr() net.Addr { return f.addr }
+
+// opError is an accept error as net's own listeners report one.
+func (f *fairListener) opError(err error) error {
+	return &net.OpError{Op: "accept", Net: f.addr.Network(), Addr: f.addr, Err: err}
+}

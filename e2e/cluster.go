@@ -109,6 +109,15 @@ func (m *Machine) MainPID(ctx context.Context, unit string) (int, error) {
 	return pid, nil
 }
 
+// Instances names the units of instances 0 … n-1: app@0.service, ….
+func Instances(n int) []string {
+	us := make([]string, n)
+	for i := range us {
+		us[i] = units.Instance(i)
+	}
+	return us
+}
+
 // MainPIDs returns the main PID of app@0 … app@n-1.
 func (m *Machine) MainPIDs(ctx context.Context, n int) (map[string]int, error) {
 	out := map[string]int{}

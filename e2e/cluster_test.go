@@ -127,13 +127,7 @@ func (c *cluster) assertNoStopTimeouts(t *testing.T) {
 	assert.NotContains(t, out, "State 'stop-sigterm' timed out", "an instance did not drain in time")
 }
 
-func (c *cluster) instances(n int) []string {
-	var us []string
-	for i := 0; i < n; i++ {
-		us = append(us, units.Instance(i))
-	}
-	return us
-}
+func (c *cluster) instances(n int) []string { return Instances(n) }
 
 func (c *cluster) pids(t *testing.T, n int) map[string]int {
 	t.Helper()

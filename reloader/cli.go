@@ -80,7 +80,7 @@ func CLI(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		if *asJSON {
 			return writeJSON(stdout, stderr, map[string]any{"ok": true, "config": *config, "instances": cfg.Count(), "listen": cfg.Listen, "socket": cfg.Socket})
 		}
-		fmt.Fprintf(stdout, "%s: ok (%d instances, listen %s, socket %s)\n", *config, cfg.Count(), joinAddrs(cfg.Listen), cfg.Socket)
+		fmt.Fprintf(stdout, "%s: ok (%d instances, listen %s, socket %s)\n", *config, cfg.Count(), strings.Join(cfg.ListenStrings(), ", "), cfg.Socket)
 		return 0
 	}
 
@@ -128,7 +128,7 @@ func CLI(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		progress = stderr
 	}
 	r.Progress = func(e Event) { WriteEvent(progress, e) }
-	fmt.Fprintf(progress, "rolling %d instances of %s\n", cfg.Count(), joinAddrs(cfg.Listen))
+	fmt.Fprintf(progress, "rolling %d instances of %s\n", cfg.Count(), strings.Join(cfg.ListenStrings(), ", "))
 	rep, rerr := r.Reload(ctx, cfg.Count())
 	if err := SaveReport(*reportPath, rep); err != nil {
 		fmt.Fprintf(stderr, "app-reloader reload: %v\n", err)
@@ -206,12 +206,4 @@ func writeJSON(stdout, stderr io.Writer, v any) int {
 		return 1
 	}
 	return 0
-}
-
-func joinAddrs(as []units.Address) string {
-	s := make([]string, len(as))
-	for i, a := range as {
-		s[i] = string(a)
-	}
-	return strings.Join(s, ", ")
 }

@@ -63,16 +63,12 @@ func (r *Reloader) checkListen(ctx context.Context) error {
 		moved = append(moved, fmt.Sprintf("%s listens on %s and the configuration says %s",
 			sock.Name, strings.Join(sock.Listen, ", "), strings.Join(r.Listen, ", ")))
 	}
-	own, err := r.Systemd.List(ctx, r.prefix()+"@*.socket")
+	own, err := r.instanceSockets(ctx)
 	if err != nil {
 		return err
 	}
-	slices.Sort(own)
-	for _, name := range own {
-		u, err := r.Systemd.Unit(ctx, name)
-		if err != nil {
-			return err
-		}
+	for _, u := range own {
+		name := u.Name
 		switch {
 		case u.ActiveState != "active":
 		case r.InstanceListen == nil:
@@ -86,9 +82,34 @@ func (r *Reloader) checkListen(ctx context.Context) error {
 	if len(moved) == 0 {
 		return nil
 	}
-	p := r.prefix()
 	return fmt.Errorf("%w: %s; a socket takes new addresses only when it restarts, which stops the instances using it: "+
-		"set listen and socket back, or apply them with `systemctl daemon-reload && systemctl stop %s.target %s.socket '%s@*.socket' && systemctl start %s.target` "+
-		"(the cluster is down meanwhile). Nothing was changed",
-		ErrListenChanged, strings.Join(moved, "; "), p, p, p, p)
+		"set listen and socket back, or apply them with `%s` (the cluster is down meanwhile). Nothing was changed",
+		ErrListenChanged, strings.Join(moved, "; "), ApplyListenChange(r.prefix()))
+}
+
+// ApplyListenChange is the command that applies a change of the listen
+// addresses or of the socket mode to the cluster prefix ("app"): it
+// restarts the cluster with all its sockets.
+func ApplyListenChange(prefix string) string {
+	p := prefix
+	return fmt.Sprintf("systemctl daemon-reload && systemctl stop %s.target %s.socket '%s@*.socket' && systemctl start %s.target", p, p, p, p)
+}
+
+// instanceSockets reads the loaded instance sockets (app@N.socket, with
+// socket = "reuseport"), in name order.
+func (r *Reloader) instanceSockets(ctx context.Context) ([]Unit, error) {
+	names, err := r.Systemd.List(ctx, r.prefix()+"@*.socket")
+	if err != nil {
+		return nil, err
+	}
+	slices.Sort(names)
+	out := make([]Unit, 0, len(names))
+	for _, name := range names {
+		u, err := r.Systemd.Unit(ctx, name)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, u)
+	}
+	return out, nil
 }

@@ -362,10 +362,10 @@ func (r *Reloader) roll(ctx, stop context.Context, rep *Report, plan []string, w
 			err = fmt.Errorf("%s %s: %w: %w", action, unit, err, ErrRolloutFailed)
 			if r.InstanceListen != nil && action != ActionStop {
 				rep.Failure.Socket = socketOf(unit)
-				serr := r.stopWithSocket(ctx, unit)
+				serr := r.stopUnits(ctx, rep.Failure.Socket, unit)
 				rep.Failure.SocketStopped = serr == nil
 				if serr != nil {
-					err = errors.Join(err, fmt.Errorf("stop %s: %w", rep.Failure.Socket, serr))
+					err = errors.Join(err, serr)
 				}
 			}
 			return err
@@ -477,13 +477,12 @@ func (r *Reloader) step(ctx context.Context, step Step, idx, total int) (Step, e
 	r.emit(Event{Step: step, Index: idx, Total: total})
 	start := time.Now()
 	var err error
-	if step.Action == ActionStop && r.InstanceListen != nil && step.Unit != r.spare() {
-		err = r.stopWithSocket(ctx, step.Unit)
-	} else if step.Action == ActionStop {
-		var result string
-		if result, err = r.Systemd.Stop(ctx, step.Unit); err == nil && result != "done" {
-			err = fmt.Errorf("job %s", result)
+	if step.Action == ActionStop {
+		stops := []string{step.Unit}
+		if r.InstanceListen != nil && step.Unit != r.spare() {
+			stops = []string{socketOf(step.Unit), step.Unit}
 		}
+		err = r.stopUnits(ctx, stops...)
 	} else {
 		var ready Unit
 		ready, err = r.rollOne(ctx, &step)
@@ -503,18 +502,23 @@ func (r *Reloader) step(ctx context.Context, step Step, idx, total int) (Step, e
 	return step, err
 }
 
-// stopWithSocket stops an instance and its own socket (socket =
-// "reuseport"). Stopping the socket stops the instance in the same job
-// (it Requires= the socket), and it is never triggered again meanwhile;
-// connections still queued on that socket when it closes are reset.
-func (r *Reloader) stopWithSocket(ctx context.Context, unit string) error {
-	for _, name := range []string{socketOf(unit), unit} {
+// stopUnits stops units in turn, each job waited for. With socket =
+// "reuseport" an instance is stopped as [its socket, itself]: stopping
+// the socket stops the instance in the same job (it Requires= the
+// socket), and it is never triggered again meanwhile; connections still
+// queued on that socket when it closes are reset. When several units are
+// stopped, an error names the one that failed.
+func (r *Reloader) stopUnits(ctx context.Context, units ...string) error {
+	for _, name := range units {
 		result, err := r.Systemd.Stop(ctx, name)
+		if err == nil && result != "done" {
+			err = fmt.Errorf("job %s", result)
+		}
+		if err != nil && len(units) > 1 {
+			return fmt.Errorf("stop %s: %w", name, err)
+		}
 		if err != nil {
 			return err
-		}
-		if result != "done" {
-			return fmt.Errorf("stop %s: job %s", name, result)
 		}
 	}
 	return nil

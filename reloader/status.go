@@ -32,17 +32,8 @@ func (r *Reloader) Status(ctx context.Context, want int) (Status, error) {
 		return st, err
 	}
 	st.Socket = sock
-	own, err := r.Systemd.List(ctx, r.prefix()+"@*.socket")
-	if err != nil {
+	if st.Sockets, err = r.instanceSockets(ctx); err != nil {
 		return st, err
-	}
-	slices.Sort(own)
-	for _, name := range own {
-		u, err := r.Systemd.Unit(ctx, name)
-		if err != nil {
-			return st, err
-		}
-		st.Sockets = append(st.Sockets, u)
 	}
 	loaded, err := r.Systemd.List(ctx, r.prefix()+"@*.service")
 	if err != nil {

@@ -104,6 +104,9 @@ Restart=no
 `
 }
 
+// ownSocket is an instance's own socket, as app@.service names it.
+var ownSocket = strings.Replace(InstanceSocket, "@.", "@%i.", 1)
+
 // ServiceDropIn is the [Service] drop-in for cfg.
 func ServiceDropIn(cfg Config, source string) string {
 	var b strings.Builder
@@ -111,8 +114,8 @@ func ServiceDropIn(cfg Config, source string) string {
 	if cfg.Socket == SocketReusePort {
 		// Each instance gets its own socket besides app.socket (now a
 		// Unix socket); the worker serves every socket passed.
-		b.WriteString("[Unit]\nRequires=" + strings.ReplaceAll(InstanceSocket, "@.", "@%i.") + "\nAfter=" + strings.ReplaceAll(InstanceSocket, "@.", "@%i.") + "\n\n")
-		b.WriteString("[Service]\nSockets=" + strings.ReplaceAll(InstanceSocket, "@.", "@%i.") + "\n")
+		b.WriteString("[Unit]\nRequires=" + ownSocket + "\nAfter=" + ownSocket + "\n\n")
+		b.WriteString("[Service]\nSockets=" + ownSocket + "\n")
 	} else {
 		b.WriteString("[Service]\n")
 	}
@@ -124,7 +127,7 @@ func ServiceDropIn(cfg Config, source string) string {
 	fmt.Fprintf(&b, "ExecStart=%s\n", strings.Join(cmd, " "))
 	guardSocket := ""
 	if cfg.Socket == SocketReusePort {
-		guardSocket = " -socket " + strings.ReplaceAll(InstanceSocket, "@.", "@%i.")
+		guardSocket = " -socket " + ownSocket
 	}
 	fmt.Fprintf(&b, "ExecCondition=\nExecCondition=/usr/bin/app-reloader guard -max-restarts %d%s %%n\n", cfg.MaxRestarts, guardSocket)
 	if cfg.Cwd != "" {

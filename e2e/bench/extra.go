@@ -9,7 +9,6 @@ import (
 
 	"example.com/app/e2e"
 	"example.com/app/reloader"
-	"example.com/app/units"
 )
 
 // overheadRec is one rollout with no load, to see what the orchestration
@@ -38,11 +37,7 @@ func measureOverhead(ctx context.Context, m *e2e.Machine, config string, n, rep 
 	if out, err := m.Run(ctx, "app-reloader", "reload"); err != nil {
 		return r, fmt.Errorf("scale to %d: %w: %s", n, err, out)
 	}
-	var names []string
-	for i := 0; i < n; i++ {
-		names = append(names, units.Instance(i))
-	}
-	if err := m.WaitActive(ctx, 30*time.Second, names...); err != nil {
+	if err := m.WaitActive(ctx, 30*time.Second, e2e.Instances(n)...); err != nil {
 		return r, err
 	}
 	time.Sleep(500 * time.Millisecond)

@@ -170,11 +170,7 @@ func run(ctx context.Context, o options, w io.Writer) error {
 	if _, err := sh("systemctl", "enable", "--now", units.Socket, units.Target); err != nil {
 		return err
 	}
-	var instances []string
-	for i := 0; i < o.instances; i++ {
-		instances = append(instances, units.Instance(i))
-	}
-	if err := m.WaitActive(ctx, 30*time.Second, instances...); err != nil {
+	if err := m.WaitActive(ctx, 30*time.Second, e2e.Instances(o.instances)...); err != nil {
 		return err
 	}
 	reload := func(ctx context.Context) error {
@@ -186,7 +182,7 @@ func run(ctx context.Context, o options, w io.Writer) error {
 		names[i] = fmt.Sprint(i)
 	}
 	if o.socketsOnly {
-		sockRecs, downs, err := measureSockets(ctx, o, veg, m, configGo, reload, names, w)
+		sockRecs, downs, err := measureSockets(ctx, o, veg, m, "http://"+ours+"/", configGo, reload, names, w)
 		if err != nil {
 			return err
 		}
@@ -270,7 +266,7 @@ func run(ctx context.Context, o options, w io.Writer) error {
 		}
 	}
 
-	sockRecs, downs, err := measureSockets(ctx, o, veg, m, configGo, reload, names, w)
+	sockRecs, downs, err := measureSockets(ctx, o, veg, m, "http://"+ours+"/", configGo, reload, names, w)
 	if err != nil {
 		return err
 	}
@@ -513,8 +509,7 @@ func spreadAfter(r spreadRec) string {
 
 // measureSockets compares the socket modes (and accept disciplines) on the
 // cluster already running on m, then leaves it in its default mode.
-func measureSockets(ctx context.Context, o options, veg *e2e.Vegeta, m *e2e.Machine, configGo string, reload func(context.Context) error, names []string, w io.Writer) ([]record, []downRec, error) {
-	url := "http://127.0.0.1:" + fmt.Sprint(portOurs) + "/"
+func measureSockets(ctx context.Context, o options, veg *e2e.Vegeta, m *e2e.Machine, url, configGo string, reload func(context.Context) error, names []string, w io.Writer) ([]record, []downRec, error) {
 	fmt.Fprintln(w, "== one shared socket (Go's accept, fair accept) against one SO_REUSEPORT socket per instance")
 	socketSystems := []system{
 		{name: `shared socket, Go's accept`, url: url, setup: useSocketMode(m, configGo+"surge = false\n[env]\nAPP_ACCEPT = \"go\"\n", o.instances), roll: reload, events: m.Events},

@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"example.com/app/e2e"
-	"example.com/app/units"
+	"example.com/app/reloader"
 )
 
 // useSocketMode writes cfg (which sets `socket`) and applies it the way
@@ -17,15 +17,10 @@ func useSocketMode(m *e2e.Machine, cfg string, n int) func(ctx context.Context) 
 		if err := m.WriteConfig(cfg); err != nil {
 			return err
 		}
-		apply := "systemctl daemon-reload && systemctl stop app.target app.socket 'app@*.socket' && systemctl start app.target"
-		if out, err := m.Run(ctx, "sh", "-c", apply); err != nil {
+		if out, err := m.Run(ctx, "sh", "-c", reloader.ApplyListenChange("app")); err != nil {
 			return fmt.Errorf("%w: %s", err, out)
 		}
-		var instances []string
-		for i := 0; i < n; i++ {
-			instances = append(instances, units.Instance(i))
-		}
-		return m.WaitActive(ctx, 30*time.Second, instances...)
+		return m.WaitActive(ctx, 30*time.Second, e2e.Instances(n)...)
 	}
 }
 
