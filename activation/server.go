@@ -123,7 +123,7 @@ func (s *Server) Serve(ctx context.Context) error {
 	accepting := make(chan struct{}, len(s.Listeners))
 	served := make(chan error, len(s.Listeners))
 	for i, l := range s.Listeners {
-		listeners[i] = newDrainListener(l, log, accepting)
+		listeners[i] = newDrainListener(l, log, accepting, &s.open)
 		go func(l net.Listener) { served <- s.HTTP.Serve(l) }(listeners[i])
 	}
 	closeListeners := func() {
@@ -131,6 +131,13 @@ func (s *Server) Serve(ctx context.Context) error {
 			if err := l.Close(); errors.Is(err, errCloseBlocked) {
 				log.Warn("stopped accepting late", "listener", l.Addr().String(), "err", err)
 			}
+		}
+		// Every connection accepted before the close is counted in s.open
+		// once its accept loop has ended: the lame duck below waits for
+		// it, so it is answered before Shutdown (which would close a
+		// connection whose first request it reads after shutting down).
+		for _, l := range listeners {
+			l.wait(closeWait)
 		}
 	}
 
@@ -223,9 +230,8 @@ func (s *Server) install() {
 	prevState := s.HTTP.ConnState
 	s.HTTP.ConnState = func(c net.Conn, st http.ConnState) {
 		switch st {
-		case http.StateNew:
-			s.open.Add(1)
 		case http.StateClosed, http.StateHijacked:
+			// Counted up by the listener as it accepts (drainListener).
 			s.open.Add(-1)
 		}
 		if prevState != nil {
@@ -316,19 +322,23 @@ type drainListener struct {
 	log       *slog.Logger
 	accepting chan<- struct{}
 	entered   sync.Once
+	open      *atomic.Int64     // the server's open connections, counted at accept
 	results   chan acceptResult // closed when the accept loop ends
+	ended     chan struct{}     // closed when the accept loop returns
 	closing   sync.Once
 	closed    chan struct{} // closed when the underlying Close returned
 	closeErr  error
 	abandon   chan struct{} // closed when Close gave up waiting
 }
 
-func newDrainListener(l net.Listener, log *slog.Logger, accepting chan<- struct{}) *drainListener {
+func newDrainListener(l net.Listener, log *slog.Logger, accepting chan<- struct{}, open *atomic.Int64) *drainListener {
 	d := &drainListener{
 		Listener:  l,
 		log:       log,
 		accepting: accepting,
+		open:      open,
 		results:   make(chan acceptResult),
+		ended:     make(chan struct{}),
 		closed:    make(chan struct{}),
 		abandon:   make(chan struct{}),
 	}
@@ -337,11 +347,16 @@ func newDrainListener(l net.Listener, log *slog.Logger, accepting chan<- struct{
 }
 
 func (d *drainListener) acceptLoop() {
+	defer close(d.ended)
 	for {
 		c, err := d.Listener.Accept()
 		if errors.Is(err, net.ErrClosed) {
 			close(d.results)
 			return
+		}
+		if c != nil {
+			// Open from now on, not from when http.Server gets to it.
+			d.open.Add(1)
 		}
 		select {
 		case d.results <- acceptResult{c, err}:
@@ -349,9 +364,20 @@ func (d *drainListener) acceptLoop() {
 			if c != nil {
 				d.log.Warn("connection accepted after the listener was abandoned: closed unanswered", "remote", c.RemoteAddr().String(), "err", errCloseBlocked)
 				c.Close()
+				d.open.Add(-1)
 			}
 			return
 		}
+	}
+}
+
+// wait waits, at most timeout, for the accept loop to end: after Close,
+// once it has handed the server every connection it accepted.
+func (d *drainListener) wait(timeout time.Duration) {
+	select {
+	case <-d.ended:
+	case <-d.abandon:
+	case <-time.After(timeout):
 	}
 }
 

@@ -216,3 +216,66 @@ func TestDrainWhenSocketTurnedBlocking(t *testing.T) {
 		t.Fatal("drain hung on a listener in blocking mode")
 	}
 }
+
+// lateListener imitates a fair listener whose last Accept returns a
+// connection just as the listener is closed: the connection was accepted
+// in the kernel before the close, and reaches the server only after it.
+type lateListener struct {
+	net.Listener
+	closed chan struct{}
+	once   sync.Once
+	first  sync.Once
+}
+
+func (l *lateListener) Accept() (net.Conn, error) {
+	var c net.Conn
+	var err error
+	handed := false
+	l.first.Do(func() {
+		handed = true
+		c, err = l.Listener.Accept() // the client's connection, its request sent
+		if err == nil {
+			<-l.closed
+			time.Sleep(50 * time.Millisecond) // on its way to the server
+		}
+	})
+	if handed {
+		return c, err
+	}
+	<-l.closed
+	return nil, net.ErrClosed
+}
+
+func (l *lateListener) Close() error {
+	l.once.Do(func() { close(l.closed) })
+	return l.Listener.Close()
+}
+
+func TestDrainAnswersConnectionAcceptedAtTheClose(t *testing.T) {
+	inner, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	l := &lateListener{Listener: inner, closed: make(chan struct{})}
+	s := &activation.Server{HTTP: &http.Server{Handler: okHandler()}, Listeners: []net.Listener{l}, LameDuck: 2 * time.Second}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(ctx) }()
+
+	c := dialRaw(t, inner.Addr().String())
+	got := make(chan error, 1)
+	go func() {
+		resp, err := c.Get("/")
+		if err == nil && resp.StatusCode != 200 {
+			err = fmt.Errorf("status %d", resp.StatusCode)
+		}
+		got <- err
+	}()
+	time.Sleep(100 * time.Millisecond) // the request is in the socket
+	cancel()
+	select {
+	case err := <-got:
+		assert.NoError(t, err, "a connection accepted as the drain began is answered, not closed unanswered")
+	case <-time.After(10 * time.Second):
+		t.Fatal("no answer within 10s")
+	}
+	require.NoError(t, <-done)
+}
