@@ -316,6 +316,23 @@ func TestRestartTargetIsHardRestart(t *testing.T) {
 	evs, err := c.Events(c.ctx, since)
 	require.NoError(t, err)
 	assert.Equal(t, 2, MaxDown(evs), "restart of the target stops every instance together: %v", evs)
+
+	// Hard restarts by hand are no crash loop, however many: only starts
+	// that follow a failure count (found when the socket mode was switched
+	// back and forth: every instance was kept down).
+	require.NoError(t, c.WriteConfig(c.config("instances = 2\nmax_restarts = 1\n")))
+	c.run(t, "systemctl", "daemon-reload")
+	for i := 0; i < 4; i++ {
+		c.run(t, "systemctl", "restart", units.Target)
+		require.NoError(t, c.WaitActive(c.ctx, 30*time.Second, c.instances(2)...), "restart %d of the target", i+1)
+		c.run(t, "systemctl", "restart", "app@0.service")
+	}
+	require.NoError(t, c.WaitActive(c.ctx, 30*time.Second, c.instances(2)...))
+	st := c.run(t, "app-reloader", "status")
+	assert.NotContains(t, st, "crash loop", st)
+	for u, pid := range c.pids(t, 2) {
+		assert.NotZero(t, pid, "%s serving", u)
+	}
 }
 
 func TestBrokenReleaseHalts(t *testing.T) {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"strings"
 	"time"
 
@@ -154,14 +155,23 @@ func guardCLI(args []string, stderr io.Writer) int {
 	window := fs.Duration("window", DefaultGuardWindow, "the window")
 	dir := fs.String("dir", DefaultGuardDir, "where start times are kept")
 	socket := fs.String("socket", "", "the instance's own socket (socket = \"reuseport\"), stopped with it when it is kept down")
+	stopped := fs.Bool("stopped", false, "run as ExecStopPost=: forget the instance's starts when it ended cleanly ($SERVICE_RESULT=success)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
 	if fs.NArg() != 1 || *maxRestarts < 0 || *window <= 0 {
-		fmt.Fprintln(stderr, "usage: app-reloader guard [-max-restarts N] [-window D] [-socket SOCKET] UNIT")
+		fmt.Fprintln(stderr, "usage: app-reloader guard [-max-restarts N] [-window D] [-socket SOCKET] UNIT\n       app-reloader guard -stopped UNIT")
 		return 2
 	}
 	unit := fs.Arg(0)
+	if *stopped {
+		// A clean stop (systemctl stop or restart, a mode switch, a
+		// shutdown) is no crash: only starts that follow failures count.
+		if err := Stopped(*dir, unit, os.Getenv("SERVICE_RESULT")); err != nil {
+			fmt.Fprintf(stderr, "app-reloader guard: %v\n", err)
+		}
+		return 0
+	}
 	_, err := Guard(*dir, unit, time.Now(), *maxRestarts, *window)
 	switch {
 	case errors.Is(err, ErrCrashLoop):

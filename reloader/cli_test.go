@@ -65,3 +65,23 @@ func TestCLIGuard(t *testing.T) {
 	code, _, _ = runCLI("guard", "-dir", dir)
 	assert.Equal(t, 2, code, "a unit is required")
 }
+
+func TestCLIGuardStopped(t *testing.T) {
+	dir := t.TempDir()
+	for i := 0; i < 5; i++ {
+		code, _, errs := runCLI("guard", "-dir", dir, "-max-restarts", "1", "app@1.service")
+		require.Equal(t, 0, code, "start %d: %s", i+1, errs)
+		t.Setenv("SERVICE_RESULT", "success")
+		code, _, errs = runCLI("guard", "-dir", dir, "-stopped", "app@1.service")
+		require.Equal(t, 0, code, errs)
+	}
+	t.Setenv("SERVICE_RESULT", "signal")
+	for i := 0; i < 2; i++ {
+		code, _, errs := runCLI("guard", "-dir", dir, "-max-restarts", "1", "app@1.service")
+		require.Equal(t, 0, code, errs)
+		code, _, _ = runCLI("guard", "-dir", dir, "-stopped", "app@1.service")
+		require.Equal(t, 0, code)
+	}
+	code, _, _ := runCLI("guard", "-dir", dir, "-max-restarts", "1", "app@1.service")
+	assert.Equal(t, 1, code, "two killed runs, then a third start within a minute")
+}

@@ -48,6 +48,20 @@ func Guard(dir, unit string, now time.Time, maxRestarts int, window time.Duratio
 	return len(recent), nil
 }
 
+// Stopped is the guard's ExecStopPost= half: result is systemd's
+// $SERVICE_RESULT for the run that ended. After a clean run ("success": the
+// worker exited 0, as it does after draining on SIGTERM) the instance's
+// starts are forgotten, so that stops and starts by hand, by
+// `systemctl restart app.target` or by a change of socket mode never add up
+// to a crash loop. Any other result (exit-code, signal, core-dump,
+// timeout, oom-kill, ...) keeps them.
+func Stopped(dir, unit, result string) error {
+	if result != "success" {
+		return nil
+	}
+	return ClearGuard(dir, unit)
+}
+
 // ClearGuard forgets an instance's starts: the reloader's deliberate
 // starts and restarts do not count towards a crash loop.
 func ClearGuard(dir, unit string) error {

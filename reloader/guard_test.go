@@ -40,3 +40,22 @@ func TestGuardStopsACrashLoop(t *testing.T) {
 	assert.Equal(t, 1, n)
 	assert.NoError(t, ClearGuard(dir, "app@9.service"), "clearing a missing record is fine")
 }
+
+func TestGuardForgetsCleanStops(t *testing.T) {
+	dir := t.TempDir()
+	now := time.Unix(1_000_000, 0)
+	// Ten stops and starts by hand within a minute: never a crash loop.
+	for i := 0; i < 10; i++ {
+		_, err := Guard(dir, "app@0.service", now.Add(time.Duration(i)*time.Second), 2, time.Minute)
+		require.NoError(t, err, "start %d after clean stops", i+1)
+		require.NoError(t, Stopped(dir, "app@0.service", "success"))
+	}
+	// Failures are kept, whatever kind.
+	for i, result := range []string{"exit-code", "signal", "core-dump"} {
+		_, err := Guard(dir, "app@0.service", now.Add(time.Duration(20+i)*time.Second), 2, time.Minute)
+		require.NoError(t, err)
+		require.NoError(t, Stopped(dir, "app@0.service", result))
+	}
+	_, err := Guard(dir, "app@0.service", now.Add(30*time.Second), 2, time.Minute)
+	assert.ErrorIs(t, err, ErrCrashLoop, "three failed runs, then a fourth start")
+}
