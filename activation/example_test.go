@@ -20,7 +20,7 @@ func ExampleServer() {
 	srv := &activation.Server{
 		Listeners:  ls,
 		Status:     "serving v1",
-		MaxConnAge: 30 * time.Second, // spread keep-alive clients again after a rollout
+		MaxConnAge: 8 * time.Second, // spread keep-alive clients again after a rollout
 	}
 	srv.HTTP = &http.Server{
 		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -52,8 +53,11 @@ type Server struct {
 	LameDuck time.Duration
 
 	// MaxConnAge, when positive, answers requests on a connection older
-	// than this with "Connection: close", so keep-alive clients reconnect
-	// and spread over the instances again after a rollout.
+	// than its cap with "Connection: close", so keep-alive clients
+	// reconnect and spread over the instances again after a rollout. Each
+	// connection's cap is drawn between half of MaxConnAge and all of it:
+	// connections opened together (all the clients of an instance that
+	// restarted) do not all come back together.
 	MaxConnAge time.Duration
 	// MaxConnRequests, when positive, answers the n-th request on a
 	// connection with "Connection: close".
@@ -71,6 +75,7 @@ type connInfoKey struct{}
 // connInfo is what the lifetime cap knows about one connection.
 type connInfo struct {
 	start    time.Time
+	maxAge   time.Duration // 0: no cap
 	requests atomic.Int64
 }
 
@@ -225,7 +230,11 @@ func (s *Server) install() {
 		if prevCtx != nil {
 			ctx = prevCtx(ctx, c)
 		}
-		return context.WithValue(ctx, connInfoKey{}, &connInfo{start: time.Now()})
+		info := &connInfo{start: time.Now()}
+		if s.MaxConnAge > 0 {
+			info.maxAge = s.MaxConnAge/2 + rand.N(s.MaxConnAge/2+1)
+		}
+		return context.WithValue(ctx, connInfoKey{}, info)
 	}
 	prevState := s.HTTP.ConnState
 	s.HTTP.ConnState = func(c net.Conn, st http.ConnState) {
@@ -251,7 +260,7 @@ func (s *Server) closeConn(info *connInfo) bool {
 	if s.MaxConnRequests > 0 && info.requests.Load() >= int64(s.MaxConnRequests) {
 		return true
 	}
-	return s.MaxConnAge > 0 && time.Since(info.start) >= s.MaxConnAge
+	return info.maxAge > 0 && time.Since(info.start) >= info.maxAge
 }
 
 // closeWriter decides on "Connection: close" when the response header is

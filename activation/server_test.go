@@ -279,3 +279,38 @@ func TestDrainAnswersConnectionAcceptedAtTheClose(t *testing.T) {
 	}
 	require.NoError(t, <-done)
 }
+
+func TestConnectionCapsAreSpread(t *testing.T) {
+	const age = 2 * time.Second
+	addr, _ := startServer(t, &activation.Server{HTTP: &http.Server{Handler: okHandler()}, MaxConnAge: age})
+	const n = 30
+	conns := make([]*e2e.Conn, n)
+	opened := time.Now()
+	for i := range conns {
+		conns[i] = dialRaw(t, addr)
+		_, err := conns[i].Get("/")
+		require.NoError(t, err)
+	}
+	// Poll every connection until told to close; note when.
+	closedAt := make([]time.Duration, n)
+	for left := n; left > 0 && time.Since(opened) < 2*age; time.Sleep(50 * time.Millisecond) {
+		for i, c := range conns {
+			if closedAt[i] != 0 {
+				continue
+			}
+			resp, err := c.Get("/")
+			require.NoError(t, err)
+			if resp.Close {
+				closedAt[i] = time.Since(opened)
+				left--
+			}
+		}
+	}
+	lo, hi := closedAt[0], closedAt[0]
+	for i, d := range closedAt {
+		require.NotZero(t, d, "connection %d was never capped", i)
+		lo, hi = min(lo, d), max(hi, d)
+	}
+	assert.GreaterOrEqual(t, lo, age/2, "no cap below half of MaxConnAge")
+	assert.Greater(t, hi-lo, age/5, "connections opened together are capped at different ages (first %s, last %s)", lo, hi)
+}

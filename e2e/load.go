@@ -3,6 +3,7 @@ package e2e
 import (
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"sort"
@@ -13,9 +14,13 @@ import (
 
 // LoadOptions bounds a load in count and time; both are required.
 type LoadOptions struct {
-	Addr        string        // host:port on loopback
-	Path        string        // default "/"
-	KeepAlive   int           // clients each holding one keep-alive connection
+	Addr      string // host:port on loopback
+	Path      string // default "/"
+	KeepAlive int    // clients each holding one keep-alive connection
+	// Pace, if set, has each keep-alive client send one request per Pace
+	// (a fixed rate, so that the share of requests an instance serves is
+	// the share of connections it holds); otherwise as fast as answers come.
+	Pace        time.Duration
 	NewConn     int           // clients opening a new connection per request
 	MaxRequests int64         // stop after this many requests in all
 	MaxDuration time.Duration // and after this long
@@ -101,7 +106,19 @@ func (l *Load) keepAlive(deadline time.Time) {
 			c.Close()
 		}
 	}()
+	tick := time.Now()
+	if l.opts.Pace > 0 {
+		tick = tick.Add(-rand.N(l.opts.Pace)) // clients out of step
+	}
 	for l.next(deadline) {
+		if l.opts.Pace > 0 {
+			tick = tick.Add(l.opts.Pace)
+			select {
+			case <-time.After(time.Until(tick)):
+			case <-l.stop:
+				return
+			}
+		}
 		start := time.Now()
 		s := Sample{At: start}
 		if c == nil {

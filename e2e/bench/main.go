@@ -182,11 +182,11 @@ func run(ctx context.Context, o options, w io.Writer) error {
 		names[i] = fmt.Sprint(i)
 	}
 	if o.socketsOnly {
-		sockRecs, downs, err := measureSockets(ctx, o, veg, m, "http://"+ours+"/", configGo, reload, names, w)
+		sr, err := measureSockets(ctx, o, veg, m, "http://"+ours+"/", configGo, reload, names, nil, w)
 		if err != nil {
 			return err
 		}
-		fmt.Fprint(w, renderSockets(sockRecs, downs, names))
+		fmt.Fprint(w, renderSockets(sr, names))
 		return nil
 	}
 	pm2 := &e2e.PM2{M: m, Bin: pm2Bin}
@@ -243,7 +243,7 @@ func run(ctx context.Context, o options, w io.Writer) error {
 		label string
 		sys   system
 	}{
-		{"app, Go worker, connection caps on (default: 30 s or 1000 requests)", system{url: systems[0].url, setup: useConfig(configGo), roll: reload}},
+		{"app, Go worker, connection caps on (default: 8 s, or 1000 requests)", system{url: systems[0].url, setup: useConfig(configGo), roll: reload}},
 		{"app, Go worker, connection caps off", system{url: systems[0].url, setup: useConfig(noCap), roll: reload}},
 		{"pm2, Node worker (no cap)", systems[2]},
 	}
@@ -266,7 +266,7 @@ func run(ctx context.Context, o options, w io.Writer) error {
 		}
 	}
 
-	sockRecs, downs, err := measureSockets(ctx, o, veg, m, "http://"+ours+"/", configGo, reload, names, w)
+	sr, err := measureSockets(ctx, o, veg, m, "http://"+ours+"/", configGo, reload, names, systems[2:], w)
 	if err != nil {
 		return err
 	}
@@ -365,7 +365,7 @@ func run(ctx context.Context, o options, w io.Writer) error {
 		}
 		plots[mode] = png
 	}
-	doc := render(o, recs, acts, ovs, spreads, names, plots, machineInfo(versions), time.Since(start)) + renderSockets(sockRecs, downs, names)
+	doc := render(o, recs, acts, ovs, spreads, names, plots, machineInfo(versions), time.Since(start)) + renderSockets(sr, names)
 	path := filepath.Join(o.out, "BENCHMARKS.md")
 	if o.quick {
 		path = filepath.Join(o.out, "BENCHMARKS.quick.md")
@@ -507,51 +507,91 @@ func spreadAfter(r spreadRec) string {
 	return r.after.String()
 }
 
+// socketRun is what measureSockets measured.
+type socketRun struct {
+	rateNew int
+	recs    []record
+	downs   []downRec
+	b2bs    []b2bRec
+	spreads []respreadRec
+}
+
+// Names of the socket setups; refReusePort is what throughput is paired
+// against.
+const (
+	sysSharedGo   = "shared socket, Go's accept"
+	sysSharedFair = "shared socket, fair accept"
+	refReusePort  = "SO_REUSEPORT socket per instance"
+	sysDefaults   = "app defaults (shared socket, fair accept, surge)"
+)
+
 // measureSockets compares the socket modes (and accept disciplines) on the
-// cluster already running on m, then leaves it in its default mode.
-func measureSockets(ctx context.Context, o options, veg *e2e.Vegeta, m *e2e.Machine, url, configGo string, reload func(context.Context) error, names []string, w io.Writer) ([]record, []downRec, error) {
+// cluster already running on m, then leaves it in its default mode. others
+// (pm2) get the goal measures too.
+func measureSockets(ctx context.Context, o options, veg *e2e.Vegeta, m *e2e.Machine, url, configGo string, reload func(context.Context) error, names []string, others []system, w io.Writer) (socketRun, error) {
+	run := socketRun{rateNew: o.rateNew}
 	fmt.Fprintln(w, "== one shared socket (Go's accept, fair accept) against one SO_REUSEPORT socket per instance")
 	socketSystems := []system{
-		{name: `shared socket, Go's accept`, url: url, setup: useSocketMode(m, configGo+"surge = false\n[env]\nAPP_ACCEPT = \"go\"\n", o.instances), roll: reload, events: m.Events},
-		{name: `shared socket, fair accept (default)`, url: url, setup: useSocketMode(m, configGo+"surge = false\n", o.instances), roll: reload, events: m.Events},
-		{name: `SO_REUSEPORT socket per instance`, url: url, setup: useSocketMode(m, configGo+"socket = \"reuseport\"\n", o.instances), roll: reload, events: m.Events},
+		{name: sysSharedGo, url: url, setup: useSocketMode(m, configGo+"surge = false\n[env]\nAPP_ACCEPT = \"go\"\n", o.instances), roll: reload, events: m.Events},
+		{name: sysSharedFair, url: url, setup: useSocketMode(m, configGo+"surge = false\n", o.instances), roll: reload, events: m.Events},
+		{name: refReusePort, url: url, setup: useSocketMode(m, configGo+"socket = \"reuseport\"\n", o.instances), roll: reload, events: m.Events},
+		{name: sysDefaults, url: url, setup: useSocketMode(m, configGo, o.instances), roll: reload, events: m.Events},
 	}
-	var sockRecs []record
-	var downs []downRec
+	socketSystems = append(socketSystems, others...)
 	for rep := 1; rep <= o.reps; rep++ {
 		for k := range socketSystems {
 			sys := socketSystems[(k+rep-1)%len(socketSystems)]
 			if err := sys.setup(ctx); err != nil {
-				return nil, nil, err
+				return run, err
 			}
 			for _, mode := range []string{modeNew, modeKA} {
 				r, err := measure(ctx, o, veg, sys, mode, rep)
 				if err != nil {
-					return nil, nil, fmt.Errorf("%s, %s: %w", sys.name, mode, err)
+					return run, fmt.Errorf("%s, %s: %w", sys.name, mode, err)
 				}
 				r.hits = nil
-				fmt.Fprintf(w, "[rep %d] %-40s %-27s %6.0f req/s | fairness %.2f | steady p99 %s | rollout p99 %s | failed %d of %d\n",
+				fmt.Fprintf(w, "[rep %d] %-48s %-27s %6.0f req/s | fairness %.2f | steady p99 %s | rollout p99 %s | failed %d of %d\n",
 					rep, sys.name, mode, r.throughput, e2e.Imbalance(r.shareBefore, names), ms(r.steady.P99), ms(r.during.P99), r.failed, r.sent)
-				sockRecs = append(sockRecs, r)
+				run.recs = append(run.recs, r)
 			}
-			stops := []string{"app@1.service"}
-			if strings.Contains(strings.ToLower(sys.name), "reuseport") {
+			b, err := measureBackToBack(ctx, o, veg, sys, rep)
+			if err != nil {
+				return run, fmt.Errorf("%s, back-to-back rollouts: %w", sys.name, err)
+			}
+			fmt.Fprintf(w, "[rep %d] %-48s %d rollouts back to back in %s: p99 %s → %s (%.2f×), failed %d of %d\n",
+				rep, sys.name, b.rollouts, secs(b.took), ms(b.steady.P99), ms(b.during.P99), b.ratio(), b.failed, b.sent)
+			run.b2bs = append(run.b2bs, b)
+			sp, err := measureRespread(ctx, sys, names, rep)
+			if err != nil {
+				return run, fmt.Errorf("%s, keep-alive re-spread: %w", sys.name, err)
+			}
+			after := "never"
+			if sp.after >= 0 {
+				after = secs(sp.after)
+			}
+			fmt.Fprintf(w, "[rep %d] %-48s keep-alive even again after %s; last 5 s %.2f; failed %d of %d\n", rep, sys.name, after, sp.final, sp.failed, sp.sent)
+			run.spreads = append(run.spreads, sp)
+
+			var stops []string
+			switch sys.name {
+			case sysSharedGo, sysSharedFair:
+				stops = []string{"app@1.service"}
+			case refReusePort:
 				// Stopping the instance alone leaves its socket queueing
 				// a share of the connections (and triggering it again);
 				// stopping its socket takes both out.
-				stops = append(stops, "app@1.socket")
+				stops = []string{"app@1.service", "app@1.socket"}
 			}
 			for _, unit := range stops {
 				d, err := measureDown(ctx, o, veg, m, sys.name, sys.url, unit, rep)
 				if err != nil {
-					return nil, nil, fmt.Errorf("%s, %s down: %w", sys.name, unit, err)
+					return run, fmt.Errorf("%s, %s down: %w", sys.name, unit, err)
 				}
-				fmt.Fprintf(w, "[rep %d] %-40s %s stopped for %s: failed %d of %d, p99 meanwhile %s, max %s\n",
+				fmt.Fprintf(w, "[rep %d] %-48s %s stopped for %s: failed %d of %d, p99 meanwhile %s, max %s\n",
 					rep, sys.name, unit, d.downFor, d.failed, d.sent, ms(d.down.P99), ms(d.down.Max))
-				downs = append(downs, d)
+				run.downs = append(run.downs, d)
 			}
 		}
 	}
-
-	return sockRecs, downs, nil
+	return run, nil
 }

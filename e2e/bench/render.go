@@ -386,14 +386,15 @@ func secsOf(rs []spreadRec) string {
 
 // renderSockets is the comparison of one shared socket with one
 // SO_REUSEPORT socket per instance.
-func renderSockets(recs []record, downs []downRec, instances []string) string {
+func renderSockets(sr socketRun, instances []string) string {
+	recs, downs := sr.recs, sr.downs
 	if len(recs) == 0 {
 		return ""
 	}
 	var b strings.Builder
 	p := func(format string, a ...any) { fmt.Fprintf(&b, format, a...) }
 	p("\n## One shared socket, or one SO_REUSEPORT socket per instance\n\n")
-	p("By default the instances share one listening socket (`socket = \"shared\"`: `app.socket`, one accept queue for all), and the reference worker takes connections from it in turn with the other instances (`-accept fair`, the default: `activation.Fair`, an EPOLLEXCLUSIVE registration re-armed after each accept, so that the kernel wakes the instance that has waited longest). With Go's own accept (`APP_ACCEPT=go`) every instance's poller is woken for each connection and whichever runs first takes it. With `socket = \"reuseport\"` each instance has its own socket on the same address (`app@N.socket`, `ReusePort=yes`), and the kernel hashes each new connection to one of them. Same Go worker, %d instances, rolled by `app-reloader reload` one at a time with no spare (`surge = false`; with `\"reuseport\"` a rollout never uses one). Throughput is the closed loop of the rollout runs (16 clients, 4 s); the mode is switched between runs the way `app-reloader` says to: `%s`.\n\n", len(instances), reloader.ApplyListenChange("app"))
+	p("By default the instances share one listening socket (`socket = \"shared\"`: `app.socket`, one accept queue for all), and the reference worker takes connections from it in turn with the other instances (`-accept fair`, the default: `activation.Fair`, an EPOLLEXCLUSIVE registration re-armed after each accept, so that the kernel wakes the instance that has waited longest). With Go's own accept (`APP_ACCEPT=go`) every instance's poller is woken for each connection and whichever runs first takes it. With `socket = \"reuseport\"` each instance has its own socket on the same address (`app@N.socket`, `ReusePort=yes`), and the kernel hashes each new connection to one of them. Same Go worker, %d instances, rolled by `app-reloader reload` one at a time with no spare (`surge = false`; with `\"reuseport\"` a rollout never uses one); the last rows are the defaults as shipped (shared socket, fair accept, a spare during rollouts) and pm2 cluster mode with the Node worker, for the four figures below. Throughput is the closed loop of the rollout runs (16 clients, 4 s); the mode is switched between runs the way `app-reloader` says to: `%s`.\n\n", len(instances), reloader.ApplyListenChange("app"))
 	p("| sockets | load | throughput (req/s) | fairness max ÷ min, before | after the rollout | steady p99 | p99 during the rollout | failed / sent |\n| --- | --- | --- | --- | --- | --- | --- | --- |\n")
 	for _, sys := range order(recs, func(r record) string { return r.system }) {
 		for _, mode := range []string{modeNew, modeKA} {
@@ -446,6 +447,7 @@ func renderSockets(recs []record, downs []downRec, instances []string) string {
 			g(func(x downRec) float64 { return float64(x.down.Max) / float64(time.Millisecond) }, "%.1f"),
 			g(func(x downRec) float64 { return float64(x.shareOne) }, "%.0f"))
 	}
+	p("%s", renderGoals(recs, sr.b2bs, sr.spreads, instances, refReusePort, sr.rateNew))
 	p("%s", whichSocket)
 	return b.String()
 }

@@ -1,0 +1,267 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"example.com/app/e2e"
+)
+
+// The four figures of "fair and spike-free", measured for every socket
+// setup (and pm2) in the same run:
+//   - new connections' shares, max ÷ min, steady (from measure);
+//   - throughput with a new connection per request ÷ one SO_REUSEPORT
+//     socket per instance, paired per repetition (from measure);
+//   - p99 through back-to-back rollouts ÷ steady p99, and failures;
+//   - how long after a rollout keep-alive load is even again.
+const (
+	backToBack   = 5    // rollouts in a row
+	respreadGoal = 1.25 // max ÷ min of a one-second window
+	kaConns      = 32   // keep-alive clients of the re-spread run
+	kaPace       = 16 * time.Millisecond
+	respreadWait = 20 * time.Second // watched after the rollout
+)
+
+// b2bRec is a fixed-rate new-connection load through back-to-back rollouts.
+type b2bRec struct {
+	system         string
+	rep, rollouts  int
+	took           time.Duration
+	steady, during e2e.Stats
+	failed, sent   int
+}
+
+func (r b2bRec) ratio() float64 {
+	if r.steady.P99 <= 0 {
+		return 0
+	}
+	return float64(r.during.P99) / float64(r.steady.P99)
+}
+
+// measureBackToBack runs sys.roll backToBack times in a row under the
+// fixed-rate new-connection load; steady is the load before the first.
+func measureBackToBack(ctx context.Context, o options, veg *e2e.Vegeta, sys system, rep int) (b2bRec, error) {
+	r := b2bRec{system: sys.name, rep: rep, rollouts: backToBack}
+	lead, total := 3*time.Second, 25*time.Second
+	a, err := veg.Attack(ctx, e2e.AttackOptions{URL: sys.url, Rate: o.rateNew, Duration: total})
+	if err != nil {
+		return r, err
+	}
+	select {
+	case <-time.After(lead):
+	case <-ctx.Done():
+		return r, ctx.Err()
+	}
+	t0 := time.Now()
+	var rerr error
+	for i := 0; i < backToBack && rerr == nil; i++ {
+		if rerr = sys.roll(ctx); rerr != nil {
+			rerr = fmt.Errorf("rollout %d of %d: %w", i+1, backToBack, rerr)
+		}
+	}
+	t1 := time.Now()
+	r.took = t1.Sub(t0)
+	hits, err := a.Wait(ctx)
+	if err != nil {
+		return r, err
+	}
+	if rerr != nil {
+		return r, rerr
+	}
+	if t1.After(a.Started.Add(total - time.Second)) {
+		return r, errors.New("the rollouts outlasted the load; raise its duration")
+	}
+	r.steady = e2e.Summarize(hits, a.Started.Add(500*time.Millisecond), t0)
+	r.during = e2e.Summarize(hits, t0, t1)
+	all := e2e.Summarize(hits, time.Time{}, time.Time{})
+	r.failed, r.sent = all.Failed, all.N
+	time.Sleep(time.Second)
+	return r, nil
+}
+
+// respreadRec is keep-alive load from kaConns paced clients through one
+// rollout: how long until every later one-second window is even.
+type respreadRec struct {
+	system       string
+	rep          int
+	after        time.Duration // -1: not within the watch
+	final        float64       // max ÷ min over the last 5 s
+	failed, sent int
+}
+
+func measureRespread(ctx context.Context, sys system, instances []string, rep int) (respreadRec, error) {
+	r := respreadRec{system: sys.name, rep: rep, after: -1}
+	u, err := url.Parse(sys.url)
+	if err != nil {
+		return r, err
+	}
+	lead := 3 * time.Second
+	l, err := e2e.StartLoad(e2e.LoadOptions{Addr: u.Host, KeepAlive: kaConns, Pace: kaPace,
+		MaxRequests: 10_000_000, MaxDuration: lead + respreadWait + 30*time.Second})
+	if err != nil {
+		return r, err
+	}
+	select {
+	case <-time.After(lead):
+	case <-ctx.Done():
+		l.Stop()
+		return r, ctx.Err()
+	}
+	rerr := sys.roll(ctx)
+	t1 := time.Now()
+	select {
+	case <-time.After(respreadWait):
+	case <-ctx.Done():
+	}
+	res := l.Stop()
+	if rerr != nil {
+		return r, fmt.Errorf("rollout: %w", rerr)
+	}
+	if err := ctx.Err(); err != nil {
+		return r, err
+	}
+	r.failed, r.sent = res.Failed(), len(res.Samples)
+	shares := func(from, to time.Time) map[string]int {
+		return res.Window(from, to).By(func(s e2e.Sample) string {
+			if s.Err != "" {
+				return ""
+			}
+			return s.Instance
+		})
+	}
+	for k := time.Duration(0); k+time.Second <= respreadWait; k += time.Second {
+		imb := e2e.Imbalance(shares(t1.Add(k), t1.Add(k+time.Second)), instances)
+		switch {
+		case imb > respreadGoal:
+			r.after = -1
+		case r.after < 0:
+			r.after = k
+		}
+	}
+	r.final = e2e.Imbalance(shares(t1.Add(respreadWait-5*time.Second), t1.Add(respreadWait)), instances)
+	time.Sleep(time.Second)
+	return r, nil
+}
+
+// renderGoals is the table of the four figures, and the goals.
+func renderGoals(recs []record, b2bs []b2bRec, spreads []respreadRec, instances []string, reference string, rateNew int) string {
+	if len(b2bs) == 0 {
+		return ""
+	}
+	var b strings.Builder
+	p := func(format string, a ...any) { fmt.Fprintf(&b, format, a...) }
+	p("\n### Fair and spike-free: four figures side by side\n\n")
+	p("Each setup above, and pm2, in the same run, %d instances:\n\n", len(instances))
+	p("- **shares**: new connections' shares, max ÷ min, steady (the fixed-rate run);\n")
+	p("- **throughput ÷ SO_REUSEPORT**: new connection per request, closed loop, paired with the per-instance-socket run of the same repetition;\n")
+	p("- **p99 through rollouts ÷ steady**: %d rollouts back to back under %d new connections/s (fixed rate), p99 over all of them ÷ p99 before the first; failures over the whole load;\n", backToBack, rateNew)
+	p("- **keep-alive even again after**: %d keep-alive clients, one request each per %s (so each instance's share of requests is its share of connections), through one rollout: the time from its end until every later one-second window has max ÷ min ≤ %.2f (watched for %s).\n\n", kaConns, kaPace, respreadGoal, respreadWait)
+	p("| setup | shares (≤ 1.05) | throughput ÷ SO_REUSEPORT (≥ 0.95) | p99 through %d rollouts ÷ steady (≤ 1.3) | steady p99 → through rollouts | failed / sent | keep-alive even again after (≤ 10 s) | keep-alive max ÷ min, last 5 s |\n| --- | --- | --- | --- | --- | --- | --- | --- |\n", backToBack)
+	refTP := map[int]float64{}
+	for _, r := range recs {
+		if r.system == reference && r.mode == modeNew {
+			refTP[r.rep] = r.throughput
+		}
+	}
+	var verdicts []string
+	for _, sys := range order(recs, func(r record) string { return r.system }) {
+		rs := pick(recs, sys, modeNew)
+		var bs []b2bRec
+		for _, x := range b2bs {
+			if x.system == sys {
+				bs = append(bs, x)
+			}
+		}
+		var ss []respreadRec
+		for _, x := range spreads {
+			if x.system == sys {
+				ss = append(ss, x)
+			}
+		}
+		var ratios []float64
+		for _, r := range rs {
+			if ref := refTP[r.rep]; ref > 0 {
+				ratios = append(ratios, r.throughput/ref)
+			}
+		}
+		failed, sent := 0, 0
+		for _, x := range bs {
+			failed += x.failed
+			sent += x.sent
+		}
+		vals := func(n int, v func(int) float64) []float64 {
+			xs := make([]float64, n)
+			for i := range xs {
+				xs[i] = v(i)
+			}
+			return xs
+		}
+		after := make([]string, len(ss))
+		for i, x := range ss {
+			after[i] = "never"
+			if x.after >= 0 {
+				after[i] = fmt.Sprintf("%.0f s", x.after.Seconds())
+			}
+		}
+		p("| %s | %s | %s | %s | %s → %s ms | %d / %d | %s | %s |\n", sys,
+			f(rs, func(r record) float64 { return e2e.Imbalance(r.shareBefore, instances) }, "%.2f"),
+			fx(ratios, "%.2f"),
+			fx(vals(len(bs), func(i int) float64 { return bs[i].ratio() }), "%.2f"),
+			fx(vals(len(bs), func(i int) float64 { return ms64(bs[i].steady.P99) }), "%.2f"),
+			fx(vals(len(bs), func(i int) float64 { return ms64(bs[i].during.P99) }), "%.2f"),
+			failed, sent, strings.Join(after, ", "),
+			fx(vals(len(ss), func(i int) float64 { return ss[i].final }), "%.2f"))
+		if sys != sysDefaults {
+			continue
+		}
+		// Goals hold in the worst repetition.
+		worst := func(xs []float64, hi bool) float64 {
+			w := xs[0]
+			for _, x := range xs {
+				if (hi && x > w) || (!hi && x < w) {
+					w = x
+				}
+			}
+			return w
+		}
+		verdict := func(goal string, ok bool, got string) {
+			v := "met"
+			if !ok {
+				v = "**missed**"
+			}
+			verdicts = append(verdicts, fmt.Sprintf("| %s | %s (worst repetition: %s) |\n", goal, v, got))
+		}
+		if len(rs) > 0 {
+			sh := worst(vals(len(rs), func(i int) float64 { return e2e.Imbalance(rs[i].shareBefore, instances) }), true)
+			verdict("new connections' shares ≤ 1.05", sh <= 1.05, fmt.Sprintf("%.2f", sh))
+		}
+		if len(ratios) > 0 {
+			tp := worst(ratios, false)
+			verdict("throughput ≥ 0.95 × SO_REUSEPORT", tp >= 0.95, fmt.Sprintf("%.2f", tp))
+		}
+		if len(bs) > 0 {
+			rt := worst(vals(len(bs), func(i int) float64 { return bs[i].ratio() }), true)
+			verdict(fmt.Sprintf("p99 through %d rollouts ≤ 1.3 × steady, 0 failed", backToBack), rt <= 1.3 && failed == 0, fmt.Sprintf("%.2f×, %d failed", rt, failed))
+		}
+		if len(ss) > 0 {
+			ok, got := true, ""
+			for _, x := range ss {
+				if x.after < 0 || x.after > 10*time.Second {
+					ok = false
+				}
+			}
+			got = strings.Join(after, ", ")
+			verdict("keep-alive even again (≤ 1.25) within 10 s of a rollout", ok, got)
+		}
+	}
+	if len(verdicts) > 0 {
+		p("\nGoals for the default setup (%s):\n\n| goal | result |\n| --- | --- |\n%s", sysDefaults, strings.Join(verdicts, ""))
+	}
+	return b.String()
+}
+
+func ms64(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
