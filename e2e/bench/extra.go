@@ -137,14 +137,9 @@ func measureSpread(ctx context.Context, o options, veg *e2e.Vegeta, sys system, 
 	r := spreadRec{label: label, rep: rep, window: window}
 	lead := 3 * time.Second
 	total := lead + 8*time.Second + window
-	a, err := veg.Attack(ctx, e2e.AttackOptions{URL: sys.url, Rate: o.rateKA, Duration: total, KeepAlive: true, Connections: o.workers})
+	a, err := attackAfter(ctx, veg, e2e.AttackOptions{URL: sys.url, Rate: o.rateKA, Duration: total, KeepAlive: true, Connections: o.workers}, lead)
 	if err != nil {
 		return r, err
-	}
-	select {
-	case <-time.After(lead):
-	case <-ctx.Done():
-		return r, ctx.Err()
 	}
 	rerr := sys.roll(ctx)
 	t1 := time.Now()

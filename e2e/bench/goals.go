@@ -89,14 +89,9 @@ func measureBackToBack(ctx context.Context, o options, veg *e2e.Vegeta, sys syst
 	if strings.HasPrefix(sys.name, "pm2") {
 		total = 25 * time.Second // pm2 reload takes seconds
 	}
-	a, err := veg.Attack(ctx, e2e.AttackOptions{URL: sys.url, Rate: o.rateNew, Duration: total})
+	a, err := attackAfter(ctx, veg, e2e.AttackOptions{URL: sys.url, Rate: o.rateNew, Duration: total}, lead)
 	if err != nil {
 		return r, err
-	}
-	select {
-	case <-time.After(lead):
-	case <-ctx.Done():
-		return r, ctx.Err()
 	}
 	t0 := time.Now()
 	var rerr error
@@ -358,3 +353,19 @@ a SO_REUSEPORT group away from an instance before it stops (eBPF with a
 socket map, loaded by the root reloader), which keeps one queue per
 instance without the rollout wait.
 `
+
+// attackAfter starts an attack and returns once it has run for lead (the
+// steady window before whatever is measured).
+func attackAfter(ctx context.Context, veg *e2e.Vegeta, o e2e.AttackOptions, lead time.Duration) (*e2e.Attack, error) {
+	a, err := veg.Attack(ctx, o)
+	if err != nil {
+		return nil, err
+	}
+	select {
+	case <-time.After(lead):
+		return a, nil
+	case <-ctx.Done():
+		_, _ = a.Wait(context.Background()) // vegeta ends with ctx
+		return nil, ctx.Err()
+	}
+}

@@ -60,7 +60,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "bench: -reps, -instances, -rate-* and -workers must be at least 1")
 		os.Exit(2)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Minute)
 	defer cancel()
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
@@ -403,14 +403,9 @@ func measure(ctx context.Context, o options, veg *e2e.Vegeta, sys system, mode s
 	if ka {
 		rate = o.rateKA
 	}
-	a, err = veg.Attack(ctx, e2e.AttackOptions{URL: sys.url, Rate: rate, Duration: total, KeepAlive: ka, Connections: o.workers})
+	a, err = attackAfter(ctx, veg, e2e.AttackOptions{URL: sys.url, Rate: rate, Duration: total, KeepAlive: ka, Connections: o.workers}, lead)
 	if err != nil {
 		return r, err
-	}
-	select {
-	case <-time.After(lead):
-	case <-ctx.Done():
-		return r, ctx.Err()
 	}
 	t0 := time.Now()
 	rerr := sys.roll(ctx)

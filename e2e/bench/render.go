@@ -89,7 +89,7 @@ func render(o options, recs []record, acts []actRec, ovs []overheadRec, spreads 
 		}
 	}
 	p("### Keep-alive load spreading again after a rollout\n\n")
-	p("Keep-alive load at a fixed rate through a rollout and %s after it. \"Spread again\" is the time from the end of the rollout until every later one-second window has max ÷ min ≤ %.1f.\n\n", secsOf(spreads), spreadGoal)
+	p("Keep-alive load at a fixed rate through a rollout and %s after it. \"Spread again\" is the time from the end of the rollout until every later one-second window has max ÷ min ≤ %.1f. The load is vegeta's (2000 requests/s, up to 16 connections), which at this rate keeps only a few connections busy, so a one-second window weighs one or two connections: this is what a client with a small pool sees. The four-figure table at the end measures the spread with 32 paced keep-alive clients instead, each instance's share of requests being its share of connections.\n\n", secsOf(spreads), spreadGoal)
 	p("| setup | spread again after (min / median / max) | max ÷ min over the last 5 s |\n| --- | --- | --- |\n")
 	var worstSpread time.Duration
 	for _, label := range order2(spreads) {
