@@ -131,6 +131,23 @@ type spreadRec struct {
 
 const spreadGoal = 1.5
 
+// evenAfter is the start of the first of n one-second windows from t1
+// from which every window is even (imbalance ≤ goal) to the last; -1 if
+// the last is not.
+func evenAfter(t1 time.Time, n int, goal float64, imbalance func(from, to time.Time) float64) time.Duration {
+	after := time.Duration(-1)
+	for i := 0; i < n; i++ {
+		k := time.Duration(i) * time.Second
+		switch {
+		case imbalance(t1.Add(k), t1.Add(k+time.Second)) > goal:
+			after = -1
+		case after < 0:
+			after = k
+		}
+	}
+	return after
+}
+
 // measureSpread runs keep-alive load at a fixed rate through a rollout
 // and for `window` after it, and finds when the load is spread again.
 func measureSpread(ctx context.Context, o options, veg *e2e.Vegeta, sys system, label string, instances []string, rep int, window time.Duration) (spreadRec, error) {
@@ -152,16 +169,11 @@ func measureSpread(ctx context.Context, o options, veg *e2e.Vegeta, sys system, 
 	}
 	end := hits[len(hits)-1].At
 	r.window = end.Sub(t1).Round(time.Second)
-	r.after = -1
-	for k := time.Duration(0); t1.Add(k + time.Second).Before(end); k += time.Second {
-		imb := e2e.Imbalance(e2e.Shares(hits, t1.Add(k), t1.Add(k+time.Second)), instances)
-		switch {
-		case imb > spreadGoal:
-			r.after = -1
-		case r.after < 0:
-			r.after = k
-		}
-	}
+	// The whole one-second windows that end before the last request.
+	windows := int((end.Sub(t1) - 1) / time.Second)
+	r.after = evenAfter(t1, windows, spreadGoal, func(from, to time.Time) float64 {
+		return e2e.Imbalance(e2e.Shares(hits, from, to), instances)
+	})
 	r.final = e2e.Imbalance(e2e.Shares(hits, end.Add(-5*time.Second), end), instances)
 	time.Sleep(time.Second)
 	return r, nil

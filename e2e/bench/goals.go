@@ -170,18 +170,37 @@ func measureRespread(ctx context.Context, sys system, instances []string, rep in
 			return s.Instance
 		})
 	}
-	for k := time.Duration(0); k+time.Second <= respreadWait; k += time.Second {
-		imb := e2e.Imbalance(shares(t1.Add(k), t1.Add(k+time.Second)), instances)
-		switch {
-		case imb > respreadGoal:
-			r.after = -1
-		case r.after < 0:
-			r.after = k
-		}
-	}
+	r.after = evenAfter(t1, int(respreadWait/time.Second), respreadGoal, func(from, to time.Time) float64 {
+		return e2e.Imbalance(shares(from, to), instances)
+	})
 	r.final = e2e.Imbalance(shares(t1.Add(respreadWait-5*time.Second), t1.Add(respreadWait)), instances)
 	time.Sleep(time.Second)
 	return r, nil
+}
+
+// b2bOf is the back-to-back runs of one setup.
+func b2bOf(b2bs []b2bRec, system string) []b2bRec {
+	var out []b2bRec
+	for _, x := range b2bs {
+		if x.system == system {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// b2bCells is the back-to-back columns of a row: ratio, steady → during
+// p99, failed / sent; and the failures.
+func b2bCells(bs []b2bRec) (string, int) {
+	failed, sent := 0, 0
+	for _, x := range bs {
+		failed += x.failed
+		sent += x.sent
+	}
+	return fmt.Sprintf("%s | %s → %s ms | %d / %d",
+		fx(values(bs, b2bRec.ratio), "%.2f"),
+		fx(values(bs, func(x b2bRec) float64 { return ms64(x.steady.P99) }), "%.2f"),
+		fx(values(bs, func(x b2bRec) float64 { return ms64(x.during.P99) }), "%.2f"), failed, sent), failed
 }
 
 // renderGoals is the table of the four figures, and the goals.
@@ -205,14 +224,16 @@ func renderGoals(recs []record, b2bs []b2bRec, spreads []respreadRec, instances 
 		}
 	}
 	var verdicts []string
+	verdict := func(goal string, ok bool, got string) {
+		v := "met"
+		if !ok {
+			v = "**missed**"
+		}
+		verdicts = append(verdicts, fmt.Sprintf("| %s | %s (worst repetition: %s) |\n", goal, v, got))
+	}
 	for _, sys := range order(recs, func(r record) string { return r.system }) {
 		rs := pick(recs, sys, modeNew)
-		var bs []b2bRec
-		for _, x := range b2bs {
-			if x.system == sys {
-				bs = append(bs, x)
-			}
-		}
+		bs := b2bOf(b2bs, sys)
 		var ss []respreadRec
 		for _, x := range spreads {
 			if x.system == sys {
@@ -225,18 +246,7 @@ func renderGoals(recs []record, b2bs []b2bRec, spreads []respreadRec, instances 
 				ratios = append(ratios, r.throughput/ref)
 			}
 		}
-		failed, sent := 0, 0
-		for _, x := range bs {
-			failed += x.failed
-			sent += x.sent
-		}
-		vals := func(n int, v func(int) float64) []float64 {
-			xs := make([]float64, n)
-			for i := range xs {
-				xs[i] = v(i)
-			}
-			return xs
-		}
+		shares := values(rs, func(r record) float64 { return e2e.Imbalance(r.shareBefore, instances) })
 		after := make([]string, len(ss))
 		for i, x := range ss {
 			after[i] = "never"
@@ -244,83 +254,40 @@ func renderGoals(recs []record, b2bs []b2bRec, spreads []respreadRec, instances 
 				after[i] = fmt.Sprintf("%.0f s", x.after.Seconds())
 			}
 		}
-		p("| %s | %s | %s | %s | %s → %s ms | %d / %d | %s | %s |\n", sys,
-			f(rs, func(r record) float64 { return e2e.Imbalance(r.shareBefore, instances) }, "%.2f"),
-			fx(ratios, "%.2f"),
-			fx(vals(len(bs), func(i int) float64 { return bs[i].ratio() }), "%.2f"),
-			fx(vals(len(bs), func(i int) float64 { return ms64(bs[i].steady.P99) }), "%.2f"),
-			fx(vals(len(bs), func(i int) float64 { return ms64(bs[i].during.P99) }), "%.2f"),
-			failed, sent, strings.Join(after, ", "),
-			fx(vals(len(ss), func(i int) float64 { return ss[i].final }), "%.2f"))
+		cells, failed := b2bCells(bs)
+		p("| %s | %s | %s | %s | %s | %s |\n", sys, fx(shares, "%.2f"), fx(ratios, "%.2f"), cells,
+			strings.Join(after, ", "), fx(values(ss, func(x respreadRec) float64 { return x.final }), "%.2f"))
 		if sys != sysDefaults {
 			continue
 		}
 		// Goals hold in the worst repetition.
-		worst := func(xs []float64, hi bool) float64 {
-			w := xs[0]
-			for _, x := range xs {
-				if (hi && x > w) || (!hi && x < w) {
-					w = x
-				}
-			}
-			return w
-		}
-		verdict := func(goal string, ok bool, got string) {
-			v := "met"
-			if !ok {
-				v = "**missed**"
-			}
-			verdicts = append(verdicts, fmt.Sprintf("| %s | %s (worst repetition: %s) |\n", goal, v, got))
-		}
 		if len(rs) > 0 {
-			sh := worst(vals(len(rs), func(i int) float64 { return e2e.Imbalance(rs[i].shareBefore, instances) }), true)
+			_, _, sh := spread(shares)
 			verdict("new connections' shares ≤ 1.05", sh <= 1.05, fmt.Sprintf("%.2f", sh))
 		}
 		if len(ratios) > 0 {
-			tp := worst(ratios, false)
+			tp, _, _ := spread(ratios)
 			verdict("throughput ≥ 0.95 × SO_REUSEPORT", tp >= 0.95, fmt.Sprintf("%.2f", tp))
 		}
 		if len(bs) > 0 {
-			rt := worst(vals(len(bs), func(i int) float64 { return bs[i].ratio() }), true)
+			_, _, rt := spread(values(bs, b2bRec.ratio))
 			verdict(fmt.Sprintf("p99 through %d rollouts ≤ 1.3 × steady, 0 failed", backToBack), rt <= 1.3 && failed == 0, fmt.Sprintf("%.2f×, %d failed", rt, failed))
 		}
 		if len(ss) > 0 {
-			ok, got := true, ""
+			ok := true
 			for _, x := range ss {
 				if x.after < 0 || x.after > 10*time.Second {
 					ok = false
 				}
 			}
-			got = strings.Join(after, ", ")
-			verdict("keep-alive even again (≤ 1.25) within 10 s of a rollout", ok, got)
+			verdict("keep-alive even again (≤ 1.25) within 10 s of a rollout", ok, strings.Join(after, ", "))
 		}
 	}
 	for _, ref := range []string{refNothing, refBurn} {
-		var bs []b2bRec
-		for _, x := range b2bs {
-			if x.system == ref {
-				bs = append(bs, x)
-			}
+		if bs := b2bOf(b2bs, ref); len(bs) > 0 {
+			cells, _ := b2bCells(bs)
+			p("| *%s* (%d × %s, on the defaults) | | | %s | | |\n", ref, backToBack, refBurnFor, cells)
 		}
-		if len(bs) == 0 {
-			continue
-		}
-		xs := func(v func(b2bRec) float64) []float64 {
-			out := make([]float64, len(bs))
-			for i, x := range bs {
-				out[i] = v(x)
-			}
-			return out
-		}
-		failed, sent := 0, 0
-		for _, x := range bs {
-			failed += x.failed
-			sent += x.sent
-		}
-		p("| *%s* (%d × %s, on the defaults) | | | %s | %s → %s ms | %d / %d | | |\n", ref, backToBack, refBurnFor,
-			fx(xs(func(x b2bRec) float64 { return x.ratio() }), "%.2f"),
-			fx(xs(func(x b2bRec) float64 { return ms64(x.steady.P99) }), "%.2f"),
-			fx(xs(func(x b2bRec) float64 { return ms64(x.during.P99) }), "%.2f"), failed, sent)
 	}
 	if len(verdicts) > 0 {
 		p("\nGoals for the default setup (%s):\n\n| goal | result |\n| --- | --- |\n%s", sysDefaults, strings.Join(verdicts, ""))

@@ -340,11 +340,16 @@ func pick(recs []record, sys, mode string) []record {
 }
 
 func f(rs []record, v func(record) float64, format string) string {
-	xs := make([]float64, len(rs))
-	for i, r := range rs {
-		xs[i] = v(r)
+	return fx(values(rs, v), format)
+}
+
+// values is v of each of xs.
+func values[T any](xs []T, v func(T) float64) []float64 {
+	out := make([]float64, len(xs))
+	for i, x := range xs {
+		out[i] = v(x)
 	}
-	return fx(xs, format)
+	return out
 }
 
 func fx(xs []float64, format string) string {
