@@ -31,7 +31,7 @@ func main() {
 	delay := fs.String("startup-delay", envOr("APP_STARTUP_DELAY", "0s"), "warm-up time before READY=1 (env APP_STARTUP_DELAY)")
 	drain := fs.String("drain-timeout", envOr("APP_DRAIN_TIMEOUT", "25s"), "how long in-flight requests may take after SIGTERM (env APP_DRAIN_TIMEOUT)")
 	lame := fs.String("lame-duck", envOr("APP_LAME_DUCK", "500ms"), "keep-alive lame-duck window after SIGTERM (env APP_LAME_DUCK)")
-	maxAge := fs.String("max-conn-age", envOr("APP_MAX_CONN_AGE", "8s"), "close keep-alive connections older than this (each its own cap between half of it and all of it), 0 = never (env APP_MAX_CONN_AGE)")
+	maxAge := fs.String("max-conn-age", envOr("APP_MAX_CONN_AGE", "6s"), "close keep-alive connections older than this (each its own cap between half of it and all of it), 0 = never (env APP_MAX_CONN_AGE)")
 	fs.IntVar(&cfg.MaxConnRequests, "max-conn-requests", envInt("APP_MAX_CONN_REQUESTS", 1000), "close keep-alive connections after this many requests, 0 = never (env APP_MAX_CONN_REQUESTS)")
 	fs.StringVar(&cfg.Accept, "accept", envOr("APP_ACCEPT", worker.AcceptFair), "how to take connections from a shared socket: \"fair\" (in turn with the other instances: EPOLLEXCLUSIVE, re-armed) or \"go\" (Go's poller: whichever wakes first) (env APP_ACCEPT)")
 	showVersion := fs.Bool("version", false, "print the version and exit")

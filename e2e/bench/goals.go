@@ -204,7 +204,8 @@ func b2bCells(bs []b2bRec) (string, int) {
 }
 
 // renderGoals is the table of the four figures, and the goals.
-func renderGoals(recs []record, b2bs []b2bRec, spreads []respreadRec, instances []string, reference string, rateNew int) string {
+func renderGoals(sr socketRun, instances []string, reference string) string {
+	recs, b2bs, spreads, rateNew := sr.recs, sr.b2bs, sr.spreads, sr.rateNew
 	if len(b2bs) == 0 {
 		return ""
 	}
@@ -217,12 +218,6 @@ func renderGoals(recs []record, b2bs []b2bRec, spreads []respreadRec, instances 
 	p("- **p99 through rollouts ÷ steady**: %d rollouts back to back under %d new connections/s (fixed rate), p99 over all of them ÷ p99 before the first; failures over the whole load;\n", backToBack, rateNew)
 	p("- **keep-alive even again after**: %d keep-alive clients, one request each per %s (so each instance's share of requests is its share of connections), through one rollout: the time from its end until every later one-second window has max ÷ min ≤ %.2f (watched for %s).\n\n", kaConns, kaPace, respreadGoal, respreadWait)
 	p("| setup | shares (≤ 1.05) | throughput ÷ SO_REUSEPORT (≥ 0.95) | p99 through %d rollouts ÷ steady (≤ 1.3) | steady p99 → through rollouts | failed / sent | keep-alive even again after (≤ 10 s) | keep-alive max ÷ min, last 5 s |\n| --- | --- | --- | --- | --- | --- | --- | --- |\n", backToBack)
-	refTP := map[int]float64{}
-	for _, r := range recs {
-		if r.system == reference && r.mode == modeNew {
-			refTP[r.rep] = r.throughput
-		}
-	}
 	var verdicts []string
 	verdict := func(goal string, ok bool, got string) {
 		v := "met"
@@ -240,12 +235,7 @@ func renderGoals(recs []record, b2bs []b2bRec, spreads []respreadRec, instances 
 				ss = append(ss, x)
 			}
 		}
-		var ratios []float64
-		for _, r := range rs {
-			if ref := refTP[r.rep]; ref > 0 {
-				ratios = append(ratios, r.throughput/ref)
-			}
-		}
+		ratios := tpRatios(recs, sys, reference)
 		shares := values(rs, func(r record) float64 { return e2e.Imbalance(r.shareBefore, instances) })
 		after := make([]string, len(ss))
 		for i, x := range ss {
@@ -289,6 +279,32 @@ func renderGoals(recs []record, b2bs []b2bRec, spreads []respreadRec, instances 
 			p("| *%s* (%d × %s, on the defaults) | | | %s | | |\n", ref, backToBack, refBurnFor, cells)
 		}
 	}
+	if len(sr.noAG) > 0 {
+		p("\nThe same setups with the kernel's autogroup off (`%s` = 0; on this machine it is %s), measured right after the runs above in each repetition (see \"Throughput\" below):\n\n", autogroupPath, sr.autogroup)
+		p("| setup | throughput ÷ SO_REUSEPORT, autogroup off | as the machine is (from the table above) | p99 through %d rollouts ÷ steady, autogroup off | steady p99 → through rollouts | failed / sent |\n| --- | --- | --- | --- | --- | --- |\n", backToBack)
+		for _, sys := range order(sr.noAG, func(r record) string { return r.system }) {
+			off := tpRatios(sr.noAG, sys, reference)
+			cells, failed := b2bCells(b2bOf(sr.b2bsNoAG, sys))
+			p("| %s | %s | %s | %s |\n", sys, fx(off, "%.2f"), fx(tpRatios(recs, sys, reference), "%.2f"), cells)
+			if sys != sysDefaults {
+				continue
+			}
+			if len(off) > 0 {
+				tp, _, _ := spread(off)
+				verdict("throughput ≥ 0.95 × SO_REUSEPORT"+agOff, tp >= 0.95, fmt.Sprintf("%.2f", tp))
+			}
+			if bs := b2bOf(sr.b2bsNoAG, sys); len(bs) > 0 {
+				_, _, rt := spread(values(bs, b2bRec.ratio))
+				verdict(fmt.Sprintf("p99 through %d rollouts ≤ 1.3 × steady, 0 failed%s", backToBack, agOff), rt <= 1.3 && failed == 0, fmt.Sprintf("%.2f×, %d failed", rt, failed))
+			}
+		}
+		for _, ref := range []string{refNothing, refBurn} {
+			if bs := b2bOf(sr.b2bsNoAG, ref); len(bs) > 0 {
+				cells, _ := b2bCells(bs)
+				p("| *%s* (%d × %s, on the defaults) | | | %s |\n", ref, backToBack, refBurnFor, cells)
+			}
+		}
+	}
 	if len(verdicts) > 0 {
 		p("\nGoals for the default setup (%s):\n\n| goal | result |\n| --- | --- |\n%s", sysDefaults, strings.Join(verdicts, ""))
 	}
@@ -296,29 +312,58 @@ func renderGoals(recs []record, b2bs []b2bRec, spreads []respreadRec, instances 
 	return b.String()
 }
 
+// tpRatios is sys's throughput with a new connection per request ÷
+// reference's, paired by repetition.
+func tpRatios(recs []record, sys, reference string) []float64 {
+	ref := map[int]float64{}
+	for _, r := range recs {
+		if r.system == reference && r.mode == modeNew {
+			ref[r.rep] = r.throughput
+		}
+	}
+	var ratios []float64
+	for _, r := range pick(recs, sys, modeNew) {
+		if x := ref[r.rep]; x > 0 {
+			ratios = append(ratios, r.throughput/x)
+		}
+	}
+	return ratios
+}
+
 func ms64(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
 // goalGaps says what stands between the defaults and the goals they miss;
 // like gaps, it names mechanisms, not figures.
 const goalGaps = `
+**Throughput.** The SO_REUSEPORT runs use the same fair accept on their
+own sockets, so the difference is not the accept code. It is the kernel's
+autogroup scheduling: with it on, every session is a scheduling group and
+the CPUs are shared between groups first; systemd starts each instance in
+a session of its own, and the load generator, on the same two CPUs, is a
+group too. Measured by hand in a throwaway container (two workers, 16
+clients, 3 interleaved repetitions): workers and load generator in one
+session, shared socket and SO_REUSEPORT sockets within noise of each
+other; load generator in a session of its own, the shared socket ~0.8×;
+autogroup off, within noise again, both faster. A connection on the
+shared socket is handed to the instance that has waited longest, which
+may be the group that has to wait its turn, where each SO_REUSEPORT
+instance works through its own queue when it runs. Servers usually run
+with autogroup off (kernel.sched_autogroup_enabled = 0 in
+/etc/sysctl.d/); the package does not change a setting of the whole
+machine, and without a load generator on the same CPUs the groups have
+nothing to compete with.
+
 **p99 through rollouts.** A rollout starts processes: systemd forks for
 the crash-loop guard, the worker and the clean-stop record, and the new
 worker's runtime starts up. On this machine (two virtual CPUs, with the load
 generator on them too) any CPU work of that size shows in the p99 of
-sub-millisecond requests, whatever its scheduling priority: compare the
-idle-priority burn reference, which starts no process and touches no
-socket. So no priority or weight setting can take it out here; what the
-design decides is whether a connection waits for a given instance, and
-with the shared socket none does (SO_REUSEPORT's row: connections hashed to
-the restarting instance wait for it).
-
-**Throughput.** The SO_REUSEPORT runs use the same fair accept on their
-own sockets, so the difference is not the accept code but the one queue:
-with the shared socket every connection of every instance goes through one
-listening socket, its lock and its wait queue. Options not built: steering
-a SO_REUSEPORT group away from an instance before it stops (eBPF with a
-socket map, loaded by the root reloader), which keeps one queue per
-instance without the rollout wait.
+sub-millisecond requests, whatever its scheduling priority and with
+autogroup on or off: compare the idle-priority burn reference, which
+starts no process and touches no socket. So no priority or weight setting
+can take it out here; what the design decides is whether a connection
+waits for a given instance, and with the shared socket none does
+(SO_REUSEPORT's row: connections hashed to the restarting instance wait
+for it).
 `
 
 // attackAfter starts an attack and returns once it has run for lead (the

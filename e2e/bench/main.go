@@ -243,7 +243,7 @@ func run(ctx context.Context, o options, w io.Writer) error {
 		label string
 		sys   system
 	}{
-		{"app, Go worker, connection caps on (default: 8 s, or 1000 requests)", system{url: systems[0].url, setup: useConfig(configGo), roll: reload}},
+		{"app, Go worker, connection caps on (default: 6 s, or 1000 requests)", system{url: systems[0].url, setup: useConfig(configGo), roll: reload}},
 		{"app, Go worker, connection caps off", system{url: systems[0].url, setup: useConfig(noCap), roll: reload}},
 		{"pm2, Node worker (no cap)", systems[2]},
 	}
@@ -382,28 +382,22 @@ func run(ctx context.Context, o options, w io.Writer) error {
 func measure(ctx context.Context, o options, veg *e2e.Vegeta, sys system, mode string, rep int) (record, error) {
 	r := record{system: sys.name, mode: mode, rep: rep}
 	ka := mode == modeKA
-	tpDur, lead, total := 4*time.Second, 3*time.Second, 15*time.Second
+	lead, total := 3*time.Second, 15*time.Second
 	if o.quick {
-		tpDur, lead, total = 2*time.Second, 2*time.Second, 10*time.Second
+		lead, total = 2*time.Second, 10*time.Second
 	}
 
-	a, err := veg.Attack(ctx, e2e.AttackOptions{URL: sys.url, Workers: o.workers, Duration: tpDur, KeepAlive: ka, Connections: o.workers})
+	tp, err := closedLoop(ctx, o, veg, sys.url, ka)
 	if err != nil {
 		return r, err
 	}
-	hits, err := a.Wait(ctx)
-	if err != nil {
-		return r, err
-	}
-	tp := e2e.Summarize(hits, time.Time{}, time.Time{})
-	r.throughput = float64(tp.N-tp.Failed) / tpDur.Seconds()
-	time.Sleep(time.Second) // let TIME_WAIT and the run queue settle
+	r.throughput = tp
 
 	rate := o.rateNew
 	if ka {
 		rate = o.rateKA
 	}
-	a, err = attackAfter(ctx, veg, e2e.AttackOptions{URL: sys.url, Rate: rate, Duration: total, KeepAlive: ka, Connections: o.workers}, lead)
+	a, err := attackAfter(ctx, veg, e2e.AttackOptions{URL: sys.url, Rate: rate, Duration: total, KeepAlive: ka, Connections: o.workers}, lead)
 	if err != nil {
 		return r, err
 	}
@@ -411,7 +405,7 @@ func measure(ctx context.Context, o options, veg *e2e.Vegeta, sys system, mode s
 	rerr := sys.roll(ctx)
 	t1 := time.Now()
 	r.rollout = t1.Sub(t0)
-	hits, err = a.Wait(ctx)
+	hits, err := a.Wait(ctx)
 	if err != nil {
 		return r, err
 	}
@@ -438,6 +432,26 @@ func measure(ctx context.Context, o options, veg *e2e.Vegeta, sys system, mode s
 	r.failed, r.sent, r.errs = all.Failed, all.N, all.Errors
 	time.Sleep(time.Second)
 	return r, nil
+}
+
+// closedLoop is the throughput, in requests/s, of a closed loop of
+// o.workers clients.
+func closedLoop(ctx context.Context, o options, veg *e2e.Vegeta, url string, ka bool) (float64, error) {
+	dur := 4 * time.Second
+	if o.quick {
+		dur = 2 * time.Second
+	}
+	a, err := veg.Attack(ctx, e2e.AttackOptions{URL: url, Workers: o.workers, Duration: dur, KeepAlive: ka, Connections: o.workers})
+	if err != nil {
+		return 0, err
+	}
+	hits, err := a.Wait(ctx)
+	if err != nil {
+		return 0, err
+	}
+	tp := e2e.Summarize(hits, time.Time{}, time.Time{})
+	time.Sleep(time.Second) // let TIME_WAIT and the run queue settle
+	return float64(tp.N-tp.Failed) / dur.Seconds(), nil
 }
 
 func machineInfo(versions string) string {
@@ -509,6 +523,10 @@ type socketRun struct {
 	downs   []downRec
 	b2bs    []b2bRec
 	spreads []respreadRec
+	// The same measures with the kernel's autogroup off (autogroup.go).
+	noAG      []record
+	b2bsNoAG  []b2bRec
+	autogroup string // the machine's setting
 }
 
 // Names of the socket setups; refReusePort is what throughput is paired
@@ -524,7 +542,7 @@ const (
 // cluster already running on m, then leaves it in its default mode. others
 // (pm2) get the goal measures too.
 func measureSockets(ctx context.Context, o options, veg *e2e.Vegeta, m *e2e.Machine, url, configGo string, reload func(context.Context) error, names []string, others []system, w io.Writer) (socketRun, error) {
-	run := socketRun{rateNew: o.rateNew}
+	run := socketRun{rateNew: o.rateNew, autogroup: autogroupSetting()}
 	fmt.Fprintln(w, "== one shared socket (Go's accept, fair accept) against one SO_REUSEPORT socket per instance")
 	socketSystems := []system{
 		{name: sysSharedGo, url: url, setup: useSocketMode(m, configGo+"surge = false\n[env]\nAPP_ACCEPT = \"go\"\n", o.instances), roll: reload, events: m.Events},
@@ -564,6 +582,28 @@ func measureSockets(ctx context.Context, o options, veg *e2e.Vegeta, m *e2e.Mach
 				fmt.Fprintf(w, "[rep %d] %-48s %d rollouts back to back in %s: p99 %s → %s (%.2f×), failed %d of %d\n",
 					rep, sys.name, b.rollouts, secs(b.took), ms(b.steady.P99), ms(b.during.P99), b.ratio(), b.failed, b.sent)
 				run.b2bs = append(run.b2bs, b)
+			}
+			// Throughput and the back-to-back rollouts again, with the
+			// kernel's autogroup off: see autogroup.go.
+			if _, err := withoutAutogroup(func() error {
+				tp, err := closedLoop(ctx, o, veg, sys.url, false)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(w, "[rep %d] %-48s autogroup off: %s %6.0f req/s\n", rep, sys.name, modeNew, tp)
+				run.noAG = append(run.noAG, record{system: sys.name, mode: modeNew, rep: rep, throughput: tp})
+				for _, sys := range b2b {
+					b, err := measureBackToBack(ctx, o, veg, sys, rep)
+					if err != nil {
+						return fmt.Errorf("%s, back-to-back rollouts: %w", sys.name, err)
+					}
+					fmt.Fprintf(w, "[rep %d] %-48s autogroup off: %d rollouts back to back in %s: p99 %s → %s (%.2f×), failed %d of %d\n",
+						rep, sys.name, b.rollouts, secs(b.took), ms(b.steady.P99), ms(b.during.P99), b.ratio(), b.failed, b.sent)
+					run.b2bsNoAG = append(run.b2bsNoAG, b)
+				}
+				return nil
+			}); err != nil {
+				return run, fmt.Errorf("%s%s: %w", sys.name, agOff, err)
 			}
 			sp, err := measureRespread(ctx, sys, names, rep)
 			if err != nil {

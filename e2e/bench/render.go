@@ -452,7 +452,7 @@ func renderSockets(sr socketRun, instances []string) string {
 			g(func(x downRec) float64 { return float64(x.down.Max) / float64(time.Millisecond) }, "%.1f"),
 			g(func(x downRec) float64 { return float64(x.shareOne) }, "%.0f"))
 	}
-	p("%s", renderGoals(recs, sr.b2bs, sr.spreads, instances, refReusePort, sr.rateNew))
+	p("%s", renderGoals(sr, instances, refReusePort))
 	p("%s", whichSocket)
 	return b.String()
 }
