@@ -39,6 +39,7 @@ e2e-deps:
 	command -v lintian >/dev/null || missing="$$missing lintian"; \
 	command -v curl >/dev/null || missing="$$missing curl"; \
 	command -v gnuplot >/dev/null || missing="$$missing gnuplot-nox"; \
+	[ -x /usr/lib/polkit-1/polkitd ] || missing="$$missing polkitd"; \
 	if [ -n "$$missing" ]; then echo "installing$$missing"; apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; fi
 
@@ -68,7 +69,7 @@ demo: e2e-deps ## the live demo: install, then upgrade under load, on a throwawa
 	$(MAKE) --no-print-directory deb VERSION=2.0.0 >/dev/null
 	$(GO) run ./e2e/demo dist/app_1.0.0_amd64.deb dist/app_2.0.0_amd64.deb
 
-bench: e2e-deps bench-deps ## app against pm2 on a throwaway systemd; writes docs/BENCHMARKS.md (root, ~25 min)
+bench: e2e-deps bench-deps ## app against pm2 on a throwaway systemd; writes docs/BENCHMARKS.md (root, ~45 min)
 	$(GO) run ./e2e/bench -out docs $(BENCHFLAGS)
 
 bench-deps:

@@ -93,12 +93,17 @@ type cluster struct {
 
 func newCluster(t *testing.T, config string) *cluster {
 	t.Helper()
+	return newClusterAt(t, fmt.Sprintf("127.0.0.1:%d", freePort(t)), config)
+}
+
+// newClusterAt is newCluster listening on addr, a loopback address.
+func newClusterAt(t *testing.T, addr, config string) *cluster {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	t.Cleanup(cancel)
 	m, err := Boot(ctx)
 	require.NoError(t, err)
 	track(t, m)
-	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	c := &cluster{Machine: m, addr: addr, ctx: ctx}
 	require.NoError(t, m.Install(bins["1"]))
 	require.NoError(t, m.WriteConfig(c.config(config)))
@@ -439,15 +444,25 @@ func TestBadConfigTouchesNothing(t *testing.T) {
 	require.NoError(t, c.WaitActive(c.ctx, 30*time.Second, c.instances(2)...))
 	before := c.pids(t, 2)
 
-	require.NoError(t, c.WriteConfig(c.config("instances = 2\nkill_timeout = \"forever\"\n")))
-	out, err := c.Run(c.ctx, "app-reloader", "check")
-	require.Error(t, err)
-	assert.Contains(t, out, "/etc/app/app.toml:3: \"forever\": want a duration")
+	for _, tc := range []struct{ config, want string }{
+		{"instances = 2\nkill_timeout = \"forever\"\n", `/etc/app/app.toml:3: "forever": want a duration`},
+		{"instances = 2\nuser = \"root\"\n", `/etc/app/app.toml:3: user: "root": the instances face the network and must not run as root`},
+		{"instances = 2\ncwd = \"/home/someone/app\"\n", `/etc/app/app.toml:3: cwd: "/home/someone/app" is under /home`},
+		{"instances = 2\nmemory_deny_write_execute = \"maybe\"\n", `/etc/app/app.toml:3: memory_deny_write_execute: "maybe": want true`},
+		{"instances = 2\nread_write_paths = [\"/\"]\n", `/etc/app/app.toml:3: read_write_paths: "/": want a clean absolute path other than /`},
+		{"instances = 2\n[env\n", `/etc/app/app.toml:4: expected '.' or ']' to end table name`},
+		{"instances = 2\n\x00\xff\n", `/etc/app/app.toml:3: TOML files cannot contain control characters`},
+	} {
+		require.NoError(t, c.WriteConfig(c.config(tc.config)))
+		out, err := c.Run(c.ctx, "app-reloader", "check")
+		require.Error(t, err, tc.config)
+		assert.Contains(t, out, tc.want, tc.config)
 
-	out, err = c.Run(c.ctx, "app-reloader", "reload")
-	require.Error(t, err)
-	assert.Contains(t, out, "/etc/app/app.toml:3:")
-	assert.Contains(t, out, "nothing was changed")
+		out, err = c.Run(c.ctx, "app-reloader", "reload")
+		require.Error(t, err, tc.config)
+		assert.Contains(t, out, tc.want, tc.config)
+		assert.Contains(t, out, "nothing was changed", tc.config)
+	}
 
 	// Through systemd too: systemctl itself says nothing (a known systemd
 	// behaviour for propagated reloads), but nothing restarts.

@@ -87,6 +87,11 @@ func Prerequisites() error {
 			missing = append(missing, bin+" (apt-get install systemd-container util-linux)")
 		}
 	}
+	// The container is an overlay of this machine: what it runs, this
+	// machine must have installed. polkitd decides the deploy role.
+	if _, err := os.Stat("/usr/lib/polkit-1/polkitd"); err != nil {
+		missing = append(missing, "polkitd (apt-get install polkitd)")
+	}
 	if len(missing) > 0 {
 		return fmt.Errorf("e2e test bed needs: %s", strings.Join(missing, "; "))
 	}

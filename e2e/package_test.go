@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -16,6 +17,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"example.com/app/reloader"
 	"example.com/app/units"
 )
 
@@ -82,6 +84,50 @@ func TestPackageLifecycle(t *testing.T) {
 		require.NoError(t, c.WaitActive(ctx, 30*time.Second, append([]string{units.Socket, units.Target}, c.instances(n)...)...))
 		assert.Equal(t, map[string]bool{"enabled": true}, set(c.run(t, "systemctl", "is-enabled", units.Socket, units.Target)))
 		assert.Equal(t, []string{"1.0.0"}, keys(versions()))
+	})
+
+	step(t, "app-deploy members roll the cluster without root, and do nothing else", func(t *testing.T) {
+		c.run(t, "useradd", "--create-home", "--groups", reloader.DeployGroup, "deployer")
+		c.run(t, "useradd", "--create-home", "outsider")
+		as := func(user string, args ...string) (string, error) {
+			return c.Run(ctx, append([]string{"runuser", "-u", user, "--"}, args...)...)
+		}
+		before, since := c.pids(t, n), time.Now()
+		out, err := as("deployer", "app-reloader", "reload")
+		t.Logf("app-reloader reload as deployer (in %s):\n%s", reloader.DeployGroup, out)
+		require.NoError(t, err, out)
+		assert.Contains(t, out, "rollout done")
+		c.checkRollout(t, "reload by a member of "+reloader.DeployGroup, n, before, since, "1.0.0", true)
+		out, err = as("deployer", "app-reloader", "status")
+		require.NoError(t, err, out)
+		assert.Contains(t, out, "app@0.service")
+
+		before = c.pids(t, n)
+		refused := regexp.MustCompile(`Interactive authentication required|Access denied`)
+		for _, args := range [][]string{
+			{"systemctl", "restart", "app@0.service"},
+			{"systemctl", "stop", "app.socket"},
+			{"systemctl", "stop", "app.target"},
+			{"systemctl", "restart", units.Reload},
+			{"systemctl", "reload", "app.target"},
+			{"systemctl", "restart", "systemd-journald.service"},
+			{"systemctl", "reload", "dbus.service"},
+			{"systemctl", "daemon-reload"},
+		} {
+			out, err := as("deployer", args...)
+			if assert.Error(t, err, "deployer may not: %s", strings.Join(args, " ")) {
+				assert.Regexp(t, refused, out, strings.Join(args, " "))
+			}
+		}
+		out, err = as("outsider", "app-reloader", "reload")
+		t.Logf("app-reloader reload as outsider:\n%s", out)
+		if assert.Error(t, err, "a user outside %s may not roll the cluster", reloader.DeployGroup) {
+			assert.Contains(t, out, "not allowed to reload "+units.Reload)
+			assert.Contains(t, out, "member of the "+reloader.DeployGroup+" group")
+			assert.Contains(t, out, "nothing was changed")
+		}
+		assert.Equal(t, before, c.pids(t, n), "the refusals touched no instance")
+		require.NoError(t, c.WaitActive(ctx, 10*time.Second, append([]string{units.Socket, units.Target}, c.instances(n)...)...))
 	})
 
 	step(t, "upgrade to v2 under load fails no request", func(t *testing.T) {

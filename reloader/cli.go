@@ -85,6 +85,10 @@ func CLI(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 0
 	}
 
+	if cmd == "reload" && os.Geteuid() != 0 {
+		return delegateCLI(ctx, *config, *reportPath, *asJSON, stdout, stderr)
+	}
+
 	t0 := time.Now()
 	sd, err := Connect(ctx)
 	log.Debug("connected to systemd", "took", time.Since(t0))
@@ -141,6 +145,42 @@ func CLI(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	if rerr != nil {
 		fmt.Fprintf(stderr, "app-reloader reload: %v\n", rerr)
+		return 1
+	}
+	return 0
+}
+
+// delegateCLI is `app-reloader reload` run by someone other than root: the
+// rollout itself runs as root, in app-reload.service.
+func delegateCLI(ctx context.Context, config, reportPath string, asJSON bool, stdout, stderr io.Writer) int {
+	if config != units.DefaultConfigPath {
+		fmt.Fprintf(stderr, "app-reloader reload: -config %s: without root, a rollout runs as root through %s and applies %s\n", config, ReloadUnit, units.DefaultConfigPath)
+		return 2
+	}
+	sd, err := Connect(ctx)
+	if err != nil {
+		fmt.Fprintf(stderr, "app-reloader reload: %v\n", err)
+		return 1
+	}
+	defer sd.Close()
+	progress := stdout
+	if asJSON {
+		progress = stderr
+	}
+	fmt.Fprintf(progress, "not root: asking systemd to reload %s, which rolls the instances as root…\n", ReloadUnit)
+	rep, err := Delegate(ctx, sd, reportPath)
+	if rep != nil {
+		if asJSON {
+			writeJSON(stdout, stderr, rep)
+		} else {
+			WriteReport(stdout, *rep)
+		}
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "app-reloader reload: %v\n", err)
+		if errors.Is(err, ErrNotAllowed) || errors.Is(err, ErrNotRunning) {
+			fmt.Fprintln(stderr, "nothing was changed: the running instances keep running")
+		}
 		return 1
 	}
 	return 0

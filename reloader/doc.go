@@ -20,6 +20,11 @@
 // is killed, and refuses to start it outside a rollout. Readiness can also
 // require an HTTP answer through the instance's own probe socket ([Probe]).
 //
+// A rollout runs as root. Someone else, a member of [DeployGroup], gets one
+// through [Delegate]: systemd reloads [ReloadUnit], whose ExecReload= runs
+// the rollout as root, because the package's polkit rule allows exactly
+// that; the caller waits for the job and reads the rollout's report.
+//
 // The engine depends on [Systemd], a narrow interface over the D-Bus
 // connection ([DBus] is the real one), so its logic has fast unit tests;
 // the e2e tests run it against a real systemd.

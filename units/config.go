@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -62,6 +63,18 @@ type Config struct {
 	// one SO_REUSEPORT socket per instance (app@N.socket) on the same
 	// addresses, among which the kernel spreads new connections evenly.
 	Socket SocketMode `toml:"socket"`
+	// User, if set, is the existing account the instances run as instead
+	// of the dynamic user app-worker they share: for an app that lives
+	// under /home, or reads or writes files only that account may.
+	User UserName `toml:"user"`
+	// ReadWritePaths are what the instances may write besides their own
+	// /tmp and the probe directory: the rest of the file system is
+	// read-only to them (ProtectSystem=strict, ReadWritePaths=).
+	ReadWritePaths []Path `toml:"read_write_paths"`
+	// MemoryDenyWriteExecute is whether the instances may not map memory
+	// both writable and executable: "auto" (the default: not for a JIT
+	// runtime such as node or java, see [JITRuntimes]), true or false.
+	MemoryDenyWriteExecute WriteExecute `toml:"memory_deny_write_execute"`
 }
 
 // Default is the configuration of a fresh install.
@@ -76,7 +89,37 @@ func Default() Config {
 		Surge:         SurgeAuto,
 		ProbeTimeout:  Duration(10 * time.Second),
 		Socket:        SocketShared,
+
+		MemoryDenyWriteExecute: WriteExecuteAuto,
 	}
+}
+
+// JITRuntimes are the script names for which memory_deny_write_execute =
+// "auto" allows writable and executable memory: their JIT compilers need
+// it, and MemoryDenyWriteExecute=yes makes them crash at start.
+var JITRuntimes = []string{"node", "nodejs", "bun", "deno", "java", "dotnet", "pypy", "pypy3", "luajit"}
+
+// DenyWriteExecute resolves memory_deny_write_execute.
+func (c Config) DenyWriteExecute() bool {
+	switch c.MemoryDenyWriteExecute {
+	case WriteExecuteDeny:
+		return true
+	case WriteExecuteAllow:
+		return false
+	}
+	return !slices.Contains(JITRuntimes, filepath.Base(string(c.Script)))
+}
+
+// hiddenHomes are what ProtectHome=yes hides from the instances.
+var hiddenHomes = []string{"/home", "/root", "/run/user"}
+
+func under(p string, dirs []string) string {
+	for _, d := range dirs {
+		if p == d || strings.HasPrefix(p, d+"/") {
+			return d
+		}
+	}
+	return ""
 }
 
 // Count is the number of instances to run: the configured number, or for
@@ -144,6 +187,26 @@ func Parse(name string, data []byte) (Config, error) {
 			errs = append(errs, fmt.Errorf("%s:%d: surge = true needs socket = %q: with %q the spare's own socket would take a share of new connections and reset those still queued when it closes: %w", name, keyLine(data, toml.Key{"surge"}), SocketShared, SocketReusePort, ErrInvalid))
 		}
 	}
+	if cfg.User == "" {
+		for _, p := range []struct {
+			key  string
+			path Path
+		}{{"script", cfg.Script}, {"cwd", cfg.Cwd}} {
+			if d := under(string(p.path), hiddenHomes); d != "" {
+				errs = append(errs, fmt.Errorf("%s:%d: %s: %q is under %s, which the instances' sandbox hides from their dynamic user (ProtectHome=yes): set user to the account that owns it: %w", name, keyLine(data, toml.Key{p.key}), p.key, p.path, d, ErrInvalid))
+			}
+		}
+		for _, p := range cfg.ReadWritePaths {
+			if d := under(string(p), hiddenHomes); d != "" {
+				errs = append(errs, fmt.Errorf("%s:%d: read_write_paths: %q is under %s, which the instances' sandbox hides from their dynamic user (ProtectHome=yes): set user to the account that owns it: %w", name, keyLine(data, toml.Key{"read_write_paths"}), p, d, ErrInvalid))
+			}
+		}
+	}
+	for _, p := range cfg.ReadWritePaths {
+		if string(p) == "/" || filepath.Clean(string(p)) != string(p) || strings.ContainsAny(string(p), " \t\n\"'\\") {
+			errs = append(errs, fmt.Errorf("%s:%d: read_write_paths: %q: want a clean absolute path other than / (no spaces or quotes): %w", name, keyLine(data, toml.Key{"read_write_paths"}), p, ErrInvalid))
+		}
+	}
 	keys := make([]string, 0, len(cfg.Env))
 	for k := range cfg.Env {
 		keys = append(keys, k)
@@ -160,7 +223,7 @@ func Parse(name string, data []byte) (Config, error) {
 var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
 func knownKeys() []string {
-	return []string{"instances", "listen", "script", "args", "cwd", "env", "listen_timeout", "kill_timeout", "max_memory_restart", "min_uptime", "max_restarts", "surge", "probe_path", "probe_timeout", "socket"}
+	return []string{"instances", "listen", "script", "args", "cwd", "env", "listen_timeout", "kill_timeout", "max_memory_restart", "min_uptime", "max_restarts", "surge", "probe_path", "probe_timeout", "socket", "user", "read_write_paths", "memory_deny_write_execute"}
 }
 
 // keyLine finds the line where a key is set, for errors the TOML decoder
@@ -370,6 +433,49 @@ func (m *SocketMode) UnmarshalTOML(v any) error {
 		*m = SocketReusePort
 	default:
 		return fmt.Errorf("socket: %#v: want %q (one socket all instances accept from) or %q (one SO_REUSEPORT socket per instance)", v, SocketShared, SocketReusePort)
+	}
+	return nil
+}
+
+// UserName is the name of an existing account other than root.
+type UserName string
+
+var userName = regexp.MustCompile(`^[a-z_][a-z0-9_-]{0,31}$`)
+
+// UnmarshalTOML implements toml.Unmarshaler.
+func (u *UserName) UnmarshalTOML(v any) error {
+	s, ok := v.(string)
+	switch {
+	case !ok || !userName.MatchString(s):
+		return fmt.Errorf("user: %#v: want the name of an existing account, such as \"deploy\" (lower case, up to 32 characters)", v)
+	case s == "root":
+		return errors.New("user: \"root\": the instances face the network and must not run as root; leave user out for a dynamic user of their own, or name an unprivileged account")
+	}
+	*u = UserName(s)
+	return nil
+}
+
+// memory_deny_write_execute values.
+const (
+	WriteExecuteAuto  WriteExecute = "auto"
+	WriteExecuteDeny  WriteExecute = "deny"  // true
+	WriteExecuteAllow WriteExecute = "allow" // false
+)
+
+// WriteExecute is memory_deny_write_execute: "auto", true or false.
+type WriteExecute string
+
+// UnmarshalTOML implements toml.Unmarshaler.
+func (m *WriteExecute) UnmarshalTOML(v any) error {
+	switch v {
+	case true:
+		*m = WriteExecuteDeny
+	case false:
+		*m = WriteExecuteAllow
+	case "auto":
+		*m = WriteExecuteAuto
+	default:
+		return fmt.Errorf("memory_deny_write_execute: %#v: want true (no memory both writable and executable), false (for a JIT compiler) or \"auto\" (false for %s, true otherwise)", v, strings.Join(JITRuntimes, ", "))
 	}
 	return nil
 }

@@ -92,6 +92,16 @@ func TestParseRefusesWithFileLineReason(t *testing.T) {
 		{"socket = \"reuse\"\n", `app.toml:1: socket: "reuse": want "shared" (one socket all instances accept from) or "reuseport"`},
 		{"socket = \"reuseport\"\nlisten = [\"8080\", \"/run/app.sock\"]\n", `app.toml:2: listen: "/run/app.sock": socket = "reuseport" takes TCP addresses only`},
 		{"socket = \"reuseport\"\n\nsurge = true\n", `app.toml:3: surge = true needs socket = "shared"`},
+		{"user = \"root\"\n", `app.toml:1: user: "root": the instances face the network and must not run as root`},
+		{"user = \"Bad Name\"\n", `app.toml:1: user: "Bad Name": want the name of an existing account`},
+		{"user = 1000\n", `app.toml:1: user: 1000: want the name of an existing account`},
+		{"\ncwd = \"/home/deploy/app\"\n", `app.toml:2: cwd: "/home/deploy/app" is under /home, which the instances' sandbox hides from their dynamic user (ProtectHome=yes): set user to the account that owns it`},
+		{"script = \"/root/server\"\n", `app.toml:1: script: "/root/server" is under /root`},
+		{"read_write_paths = [\"/home/deploy/uploads\"]\n", `app.toml:1: read_write_paths: "/home/deploy/uploads" is under /home`},
+		{"read_write_paths = [\"/\"]\n", `app.toml:1: read_write_paths: "/": want a clean absolute path other than /`},
+		{"read_write_paths = [\"/srv/a b\"]\n", `app.toml:1: read_write_paths: "/srv/a b": want a clean absolute path`},
+		{"read_write_paths = [\"srv\"]\n", `app.toml:1: "srv": want an absolute path`},
+		{"memory_deny_write_execute = \"no\"\n", `app.toml:1: memory_deny_write_execute: "no": want true (no memory both writable and executable), false (for a JIT compiler) or "auto"`},
 	} {
 		_, err := units.Parse("app.toml", []byte(tc.in))
 		if assert.Error(t, err, tc.in) {
@@ -130,4 +140,28 @@ func TestSocketMode(t *testing.T) {
 	assert.Equal(t, []string{units.ClusterSocket}, cfg.SocketListen(), "app.socket keeps a local Unix socket")
 	assert.Equal(t, []string{"127.0.0.1:9000", "[::1]:9000"}, cfg.InstanceListen())
 	assert.Equal(t, units.SurgeAuto, cfg.Surge, `surge "auto" is allowed (the reloader rolls without a spare)`)
+}
+
+func TestSandboxKeys(t *testing.T) {
+	cfg, err := units.Parse("app.toml", []byte("user = \"deploy\"\ncwd = \"/home/deploy/app\"\nread_write_paths = [\"/home/deploy/app/uploads\", \"/var/lib/myapp\"]\n"))
+	require.NoError(t, err, "a configured account may run an app in its home")
+	assert.Equal(t, units.UserName("deploy"), cfg.User)
+	assert.Equal(t, []units.Path{"/home/deploy/app/uploads", "/var/lib/myapp"}, cfg.ReadWritePaths)
+
+	for _, tc := range []struct {
+		in   string
+		deny bool
+	}{
+		{"", true}, // the Go worker
+		{"script = \"/usr/bin/node\"\n", false},
+		{"script = \"/usr/local/bin/java\"\n", false},
+		{"script = \"/usr/bin/node\"\nmemory_deny_write_execute = true\n", true},
+		{"script = \"/usr/bin/python3\"\n", true},
+		{"script = \"/usr/bin/python3\"\nmemory_deny_write_execute = false\n", false},
+		{"memory_deny_write_execute = \"auto\"\n", true},
+	} {
+		cfg, err := units.Parse("app.toml", []byte(tc.in))
+		require.NoError(t, err, tc.in)
+		assert.Equal(t, tc.deny, cfg.DenyWriteExecute(), tc.in)
+	}
 }

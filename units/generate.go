@@ -129,9 +129,21 @@ func ServiceDropIn(cfg Config, source string) string {
 	if cfg.Socket == SocketReusePort {
 		guardSocket = " -socket " + ownSocket
 	}
-	fmt.Fprintf(&b, "ExecCondition=\nExecCondition=/usr/bin/app-reloader guard -max-restarts %d%s %%n\n", cfg.MaxRestarts, guardSocket)
+	fmt.Fprintf(&b, "ExecCondition=\nExecCondition=+/usr/bin/app-reloader guard -max-restarts %d%s %%n\n", cfg.MaxRestarts, guardSocket)
 	if cfg.Cwd != "" {
 		fmt.Fprintf(&b, "WorkingDirectory=%s\n", escapePercent(string(cfg.Cwd)))
+	}
+	// Relaxations of the unit's sandbox.
+	if cfg.User != "" {
+		// A real account, maybe a person's: its home stays readable, and
+		// its IPC objects are not the unit's to remove.
+		fmt.Fprintf(&b, "DynamicUser=no\nUser=%s\nGroup=\nProtectHome=read-only\nRemoveIPC=no\n", cfg.User)
+	}
+	for _, p := range cfg.ReadWritePaths {
+		fmt.Fprintf(&b, "ReadWritePaths=%s\n", escapePercent(string(p)))
+	}
+	if !cfg.DenyWriteExecute() {
+		b.WriteString("MemoryDenyWriteExecute=no\n")
 	}
 	keys := make([]string, 0, len(cfg.Env))
 	for k := range cfg.Env {

@@ -40,7 +40,7 @@ NODE_ENV = "production"
 		"ExecStart=\nExecStart=\"/opt/my app/bin/server\" \"--name=100%%\" \"$$HOME\" \"say \\\"hi\\\"\"\n",
 		"WorkingDirectory=/srv/app\n",
 		"[Service]\nExecStart=\n",
-		"ExecCondition=\nExecCondition=/usr/bin/app-reloader guard -max-restarts 5 %n\n",
+		"ExecCondition=\nExecCondition=+/usr/bin/app-reloader guard -max-restarts 5 %n\n",
 		"Environment=\"NODE_ENV=production\"\n",
 		"Environment=APP_DRAIN_TIMEOUT=18s\n",
 		"TimeoutStartSec=60s\n",
@@ -74,6 +74,27 @@ NODE_ENV = "production"
 	assert.NotContains(t, string(svc), "Sockets=")
 }
 
+func TestGenerateSandboxRelaxed(t *testing.T) {
+	dropIn := func(t *testing.T, toml string) string {
+		t.Helper()
+		cfg, err := units.Parse("app.toml", []byte(toml))
+		require.NoError(t, err)
+		dir := t.TempDir()
+		require.NoError(t, units.Generate(cfg, "/etc/app/app.toml", dir))
+		svc, err := os.ReadFile(filepath.Join(dir, "app@.service.d", units.DropIn))
+		require.NoError(t, err)
+		return string(svc)
+	}
+	plain := dropIn(t, "")
+	for _, relaxed := range []string{"DynamicUser=", "User=", "ProtectHome=", "ReadWritePaths=", "MemoryDenyWriteExecute="} {
+		assert.NotContains(t, plain, relaxed, "the defaults keep the unit's sandbox as shipped")
+	}
+	svc := dropIn(t, "user = \"deploy\"\ncwd = \"/home/deploy/app\"\nread_write_paths = [\"/home/deploy/app/uploads\", \"/srv/100%\"]\nscript = \"/usr/bin/node\"\n")
+	assert.Contains(t, svc, "DynamicUser=no\nUser=deploy\nGroup=\nProtectHome=read-only\nRemoveIPC=no\n")
+	assert.Contains(t, svc, "ReadWritePaths=/home/deploy/app/uploads\nReadWritePaths=/srv/100%%\n")
+	assert.Contains(t, svc, "MemoryDenyWriteExecute=no\n", "node's JIT needs writable and executable memory")
+}
+
 func TestGenerateReusePort(t *testing.T) {
 	cfg, err := units.Parse("app.toml", []byte("instances = 2\nsocket = \"reuseport\"\nlisten = [\"127.0.0.1:9000\", \"[::1]:9000\"]\n"))
 	require.NoError(t, err)
@@ -94,7 +115,7 @@ func TestGenerateReusePort(t *testing.T) {
 	svc, err := os.ReadFile(filepath.Join(dir, "app@.service.d", units.DropIn))
 	require.NoError(t, err)
 	assert.Contains(t, string(svc), "[Unit]\nRequires=app@%i.socket\nAfter=app@%i.socket\n\n[Service]\nSockets=app@%i.socket\nExecStart=\n")
-	assert.Contains(t, string(svc), "ExecCondition=/usr/bin/app-reloader guard -max-restarts 5 -socket app@%i.socket %n\n",
+	assert.Contains(t, string(svc), "ExecCondition=+/usr/bin/app-reloader guard -max-restarts 5 -socket app@%i.socket %n\n",
 		"a crash-looping instance is kept down with its socket")
 
 	ok, why, err := units.Generated(cfg, "/etc/app/app.toml", dir)

@@ -1,7 +1,9 @@
 package worker
 
 import (
+	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"strconv"
@@ -10,6 +12,13 @@ import (
 
 // MaxSlow bounds /slow?ms=N.
 const MaxSlow = 30 * time.Second
+
+// Limits on one request: what a client that sends too much gets refused
+// with (431, 413) instead of holding the worker's memory.
+const (
+	MaxHeaderBytes = 64 << 10 // request line and headers
+	MaxBody        = 1 << 20  // POST /upload
+)
 
 // Identity is what every response reports about the process.
 type Identity struct {
@@ -50,6 +59,19 @@ func Handler(id Identity, draining func() bool, healthz int) http.Handler {
 			return
 		}
 		fmt.Fprintf(w, "instance=%s version=%s pid=%d slept=%dms\n", id.Instance, id.Version, id.PID, ms)
+	})
+	mux.HandleFunc("POST /upload", func(w http.ResponseWriter, r *http.Request) {
+		n, err := io.Copy(io.Discard, http.MaxBytesReader(w, r.Body, MaxBody))
+		var tooLarge *http.MaxBytesError
+		switch {
+		case errors.As(err, &tooLarge):
+			http.Error(w, fmt.Sprintf("request body over %d bytes", tooLarge.Limit), http.StatusRequestEntityTooLarge)
+			return
+		case err != nil:
+			http.Error(w, fmt.Sprintf("reading the body: %v", err), http.StatusBadRequest)
+			return
+		}
+		fmt.Fprintf(w, "instance=%s version=%s pid=%d received=%d\n", id.Instance, id.Version, id.PID, n)
 	})
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("X-Instance", id.Instance)

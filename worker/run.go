@@ -93,10 +93,29 @@ func Run(ctx context.Context, log *slog.Logger, cfg Config) error {
 		MaxConnAge:      cfg.MaxConnAge,
 		MaxConnRequests: cfg.MaxConnRequests,
 	}
-	srv.HTTP = &http.Server{
-		Handler:           Handler(id, srv.Draining, cfg.HealthzStatus),
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-	}
+	srv.HTTP = NewHTTPServer(Handler(id, srv.Draining, cfg.HealthzStatus))
 	return srv.Serve(ctx)
+}
+
+// Timeouts of the worker's HTTP server: a client that sends its request
+// slowly (slowloris) or not at all is cut off instead of holding a
+// connection and a goroutine for good.
+const (
+	ReadHeaderTimeout = 10 * time.Second // request line and headers
+	ReadTimeout       = 30 * time.Second // the whole request, body included
+	WriteTimeout      = MaxSlow + 10*time.Second
+	IdleTimeout       = 2 * time.Minute // between keep-alive requests
+)
+
+// NewHTTPServer is the worker's HTTP server around h, with its timeouts
+// and limits.
+func NewHTTPServer(h http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: ReadHeaderTimeout,
+		ReadTimeout:       ReadTimeout,
+		WriteTimeout:      WriteTimeout,
+		IdleTimeout:       IdleTimeout,
+		MaxHeaderBytes:    MaxHeaderBytes,
+	}
 }
