@@ -255,9 +255,15 @@ func renderGoals(sr socketRun, instances []string, reference string) string {
 			_, _, sh := spread(shares)
 			verdict("new connections' shares ≤ 1.05", sh <= 1.05, fmt.Sprintf("%.2f", sh))
 		}
-		if len(ratios) > 0 {
-			tp, _, _ := spread(ratios)
-			verdict("throughput ≥ 0.95 × SO_REUSEPORT", tp >= 0.95, fmt.Sprintf("%.2f", tp))
+		for _, off := range []bool{false, true} {
+			if abba := pairRatios(sr.pairs, sys, reference, off); len(abba) > 0 {
+				tp, _, _ := spread(abba)
+				goal := "throughput ≥ 0.95 × SO_REUSEPORT (A B B A pairs)"
+				if off {
+					goal += agOff
+				}
+				verdict(goal, tp >= 0.95, fmt.Sprintf("%.2f", tp))
+			}
 		}
 		if len(bs) > 0 {
 			_, _, rt := spread(values(bs, b2bRec.ratio))
@@ -289,10 +295,6 @@ func renderGoals(sr socketRun, instances []string, reference string) string {
 			if sys != sysDefaults {
 				continue
 			}
-			if len(off) > 0 {
-				tp, _, _ := spread(off)
-				verdict("throughput ≥ 0.95 × SO_REUSEPORT"+agOff, tp >= 0.95, fmt.Sprintf("%.2f", tp))
-			}
 			if bs := b2bOf(sr.b2bsNoAG, sys); len(bs) > 0 {
 				_, _, rt := spread(values(bs, b2bRec.ratio))
 				verdict(fmt.Sprintf("p99 through %d rollouts ≤ 1.3 × steady, 0 failed%s", backToBack, agOff), rt <= 1.3 && failed == 0, fmt.Sprintf("%.2f×, %d failed", rt, failed))
@@ -303,6 +305,29 @@ func renderGoals(sr socketRun, instances []string, reference string) string {
 				cells, _ := b2bCells(bs)
 				p("| *%s* (%d × %s, on the defaults) | | | %s |\n", ref, backToBack, refBurnFor, cells)
 			}
+		}
+	}
+	if len(sr.pairs) > 0 {
+		p("\nThroughput measured tightly, after the runs above: in each repetition the defaults and SO_REUSEPORT back to back in the order A B B A, each run right after its own mode switch (a fresh socket), the ratio being the mean of the two A runs ÷ the mean of the two B runs; once with autogroup as the machine has it (%s), once with it off. The table above pairs runs minutes apart, across which this machine drifts by more than the gap it measures.\n\n", sr.autogroup)
+		p("| autogroup | %s (req/s) | %s (req/s) | ratio (≥ 0.95) |\n| --- | --- | --- | --- |\n", sysDefaults, reference)
+		for _, off := range []bool{false, true} {
+			var a, b []float64
+			for _, x := range sr.pairs {
+				if x.agOff != off {
+					continue
+				}
+				switch x.system {
+				case sysDefaults:
+					a = append(a, x.throughput)
+				case reference:
+					b = append(b, x.throughput)
+				}
+			}
+			label := "as the machine has it (" + sr.autogroup + ")"
+			if off {
+				label = "off"
+			}
+			p("| %s | %s | %s | %s |\n", label, fx(a, "%.0f"), fx(b, "%.0f"), fx(pairRatios(sr.pairs, sysDefaults, reference, off), "%.2f"))
 		}
 	}
 	if len(verdicts) > 0 {
@@ -336,20 +361,21 @@ func ms64(d time.Duration) float64 { return float64(d) / float64(time.Millisecon
 // like gaps, it names mechanisms, not figures.
 const goalGaps = `
 **Throughput.** The SO_REUSEPORT runs use the same fair accept on their
-own sockets, so the difference is not the accept code. It is the kernel's
-autogroup scheduling: with it on, every session is a scheduling group and
-the CPUs are shared between groups first; systemd starts each instance in
-a session of its own, and the load generator, on the same two CPUs, is a
-group too. Measured by hand in a throwaway container (two workers, 16
-clients, 3 interleaved repetitions): workers and load generator in one
-session, shared socket and SO_REUSEPORT sockets within noise of each
-other; load generator in a session of its own, the shared socket ~0.8×;
-autogroup off, within noise again, both faster. A connection on the
-shared socket is handed to the instance that has waited longest, which
-may be the group that has to wait its turn, where each SO_REUSEPORT
-instance works through its own queue when it runs. Servers usually run
-with autogroup off (kernel.sched_autogroup_enabled = 0 in
-/etc/sysctl.d/); the package does not change a setting of the whole
+own sockets, so the difference is not the accept code. What it is, found
+by hand in a throwaway container (two workers, 16 clients, mode switches
+interleaved within a minute, 3 repetitions; .scratch, not committed): the
+kernel's autogroup scheduling. With it on, every session is a scheduling
+group and the CPUs are shared between groups first; systemd starts each
+instance in a session of its own, and the load generator, on the same two
+CPUs, is a group too. Workers started in the load generator's session:
+shared socket and SO_REUSEPORT within noise of each other. Load generator
+in a session of its own: the shared socket about 0.8×. Autogroup off:
+within noise again, and both faster. A connection on the shared socket is
+handed to the instance that has waited longest, which may be the group
+waiting its turn, where each SO_REUSEPORT instance works through its own
+queue when it runs. The A B B A table is the bench's own measure of it.
+Servers usually run with autogroup off (kernel.sched_autogroup_enabled =
+0 in /etc/sysctl.d/); the package does not change a setting of the whole
 machine, and without a load generator on the same CPUs the groups have
 nothing to compete with.
 

@@ -19,3 +19,18 @@ func TestTpRatiosPairByRepetition(t *testing.T) {
 	assert.Equal(t, []float64{0.95, 0.8}, tpRatios(recs, sysDefaults, refReusePort))
 	assert.Empty(t, tpRatios(recs, sysSharedGo, refReusePort))
 }
+
+func TestPairRatiosMeanOfABBA(t *testing.T) {
+	var pairs []tpPair
+	add := func(rep int, off bool, a1, b1, b2, a2 float64) {
+		pairs = append(pairs,
+			tpPair{sysDefaults, rep, off, a1}, tpPair{refReusePort, rep, off, b1},
+			tpPair{refReusePort, rep, off, b2}, tpPair{sysDefaults, rep, off, a2})
+	}
+	add(1, false, 800, 1000, 1000, 800)
+	add(1, true, 1000, 1100, 900, 900)
+	add(2, false, 600, 900, 700, 1000)
+	assert.Equal(t, []float64{0.8, 1.0}, pairRatios(pairs, sysDefaults, refReusePort, false))
+	assert.Equal(t, []float64{0.95}, pairRatios(pairs, sysDefaults, refReusePort, true))
+	assert.Empty(t, pairRatios(pairs, sysSharedGo, refReusePort, false))
+}

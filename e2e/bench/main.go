@@ -527,6 +527,7 @@ type socketRun struct {
 	noAG      []record
 	b2bsNoAG  []b2bRec
 	autogroup string // the machine's setting
+	pairs     []tpPair
 }
 
 // Names of the socket setups; refReusePort is what throughput is paired
@@ -637,5 +638,76 @@ func measureSockets(ctx context.Context, o options, veg *e2e.Vegeta, m *e2e.Mach
 			}
 		}
 	}
+	// The throughput goal, measured tightly: the defaults against
+	// SO_REUSEPORT back to back in the order A B B A (so that drift
+	// cancels), each right after its mode switch, with autogroup as the
+	// machine has it and off. The loop above pairs runs minutes apart.
+	var defaults, perInstance system
+	for _, sys := range socketSystems {
+		switch sys.name {
+		case sysDefaults:
+			defaults = sys
+		case refReusePort:
+			perInstance = sys
+		}
+	}
+	for rep := 1; rep <= o.reps; rep++ {
+		for _, off := range []bool{false, true} {
+			abba := func() error {
+				for _, sys := range []system{defaults, perInstance, perInstance, defaults} {
+					if err := sys.setup(ctx); err != nil {
+						return err
+					}
+					tp, err := closedLoop(ctx, o, veg, sys.url, false)
+					if err != nil {
+						return fmt.Errorf("%s: %w", sys.name, err)
+					}
+					fmt.Fprintf(w, "[rep %d] A B B A, autogroup off %-5v %-48s %6.0f req/s\n", rep, off, sys.name, tp)
+					run.pairs = append(run.pairs, tpPair{system: sys.name, rep: rep, agOff: off, throughput: tp})
+				}
+				return nil
+			}
+			var err error
+			if off {
+				_, err = withoutAutogroup(abba)
+			} else {
+				err = abba()
+			}
+			if err != nil {
+				return run, fmt.Errorf("throughput pairs: %w", err)
+			}
+		}
+	}
 	return run, nil
+}
+
+// tpPair is one closed-loop throughput run of the A B B A pairs.
+type tpPair struct {
+	system     string
+	rep        int
+	agOff      bool
+	throughput float64
+}
+
+// pairRatios is, per repetition, the mean throughput of sys ÷ that of
+// reference over its A B B A runs with autogroup off or not.
+func pairRatios(pairs []tpPair, sys, reference string, agOff bool) []float64 {
+	sum := map[string]map[int]float64{sys: {}, reference: {}}
+	var reps []int
+	for _, p := range pairs {
+		if p.agOff != agOff || sum[p.system] == nil {
+			continue
+		}
+		if _, seen := sum[sys][p.rep]; !seen && p.system == sys {
+			reps = append(reps, p.rep)
+		}
+		sum[p.system][p.rep] += p.throughput
+	}
+	var out []float64
+	for _, rep := range reps {
+		if ref := sum[reference][rep]; ref > 0 {
+			out = append(out, sum[sys][rep]/ref) // two runs each: the means' ratio
+		}
+	}
+	return out
 }
