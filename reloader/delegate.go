@@ -69,6 +69,8 @@ func Delegate(ctx context.Context, sd Reloading, reportPath string) (*Report, er
 	switch {
 	case result == "done" && rep != nil:
 		return rep, nil
+	case result == "done" && lerr != nil:
+		return nil, fmt.Errorf("reload %s: done, but its report is unreadable: %w", ReloadUnit, lerr)
 	case result == "done":
 		return nil, fmt.Errorf("reload %s: done, but no report of it in %s", ReloadUnit, reportPath)
 	case rep != nil && !rep.OK:

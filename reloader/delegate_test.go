@@ -3,6 +3,7 @@ package reloader
 import (
 	"context"
 	"errors"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -41,6 +42,7 @@ func TestDelegate(t *testing.T) {
 		name    string
 		fake    fakeReloading
 		old     *Report // a report already there from an earlier rollout
+		garbled bool    // the report file is not JSON
 		wantErr error   // nil: success
 		wantRep bool
 	}{
@@ -51,11 +53,15 @@ func TestDelegate(t *testing.T) {
 		{name: "cluster stopped", fake: fakeReloading{err: dbusErr("org.freedesktop.systemd1.UnitInactive")}, wantErr: ErrNotRunning},
 		{name: "only an earlier report", fake: fakeReloading{result: "done"}, old: &Report{Started: time.Now().Add(-time.Hour), OK: true}, wantErr: errAny},
 		{name: "job failed before a report", fake: fakeReloading{result: "timeout"}, wantErr: errAny},
+		{name: "unreadable report", fake: fakeReloading{result: "done"}, garbled: true, wantErr: errAny},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "last-rollout.json")
 			if tc.old != nil {
 				require.NoError(t, SaveReport(path, *tc.old))
+			}
+			if tc.garbled {
+				require.NoError(t, os.WriteFile(path, []byte("{not json"), 0o644))
 			}
 			tc.fake.path = path
 			rep, err := Delegate(ctx, &tc.fake, path)
@@ -68,6 +74,9 @@ func TestDelegate(t *testing.T) {
 			default:
 				assert.ErrorIs(t, err, tc.wantErr)
 				assert.Contains(t, err.Error(), "refused", "systemd's own words are kept")
+			}
+			if tc.garbled {
+				assert.ErrorContains(t, err, "its report is unreadable", "the read error is not swallowed")
 			}
 			assert.Equal(t, tc.wantRep, rep != nil)
 		})

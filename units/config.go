@@ -188,17 +188,17 @@ func Parse(name string, data []byte) (Config, error) {
 		}
 	}
 	if cfg.User == "" {
-		for _, p := range []struct {
+		type keyed struct {
 			key  string
 			path Path
-		}{{"script", cfg.Script}, {"cwd", cfg.Cwd}} {
+		}
+		paths := []keyed{{"script", cfg.Script}, {"cwd", cfg.Cwd}}
+		for _, p := range cfg.ReadWritePaths {
+			paths = append(paths, keyed{"read_write_paths", p})
+		}
+		for _, p := range paths {
 			if d := under(string(p.path), hiddenHomes); d != "" {
 				errs = append(errs, fmt.Errorf("%s:%d: %s: %q is under %s, which the instances' sandbox hides from their dynamic user (ProtectHome=yes): set user to the account that owns it: %w", name, keyLine(data, toml.Key{p.key}), p.key, p.path, d, ErrInvalid))
-			}
-		}
-		for _, p := range cfg.ReadWritePaths {
-			if d := under(string(p), hiddenHomes); d != "" {
-				errs = append(errs, fmt.Errorf("%s:%d: read_write_paths: %q is under %s, which the instances' sandbox hides from their dynamic user (ProtectHome=yes): set user to the account that owns it: %w", name, keyLine(data, toml.Key{"read_write_paths"}), p, d, ErrInvalid))
 			}
 		}
 	}

@@ -38,22 +38,23 @@ func autogroupSetting() string {
 }
 
 // withoutAutogroup runs f with autogroup off and then puts the setting
-// back. ran is false (and f not called) on a kernel without autogroup.
-func withoutAutogroup(f func() error) (ran bool, err error) {
+// back. On a kernel without autogroup it does not call f (the report then
+// has no autogroup-off rows).
+func withoutAutogroup(f func() error) (err error) {
 	old, err := os.ReadFile(autogroupPath)
 	if errors.Is(err, fs.ErrNotExist) {
-		return false, nil
+		return nil
 	}
 	if err != nil {
-		return false, fmt.Errorf("read %s: %w", autogroupPath, err)
+		return fmt.Errorf("read %s: %w", autogroupPath, err)
 	}
 	if err := os.WriteFile(autogroupPath, []byte("0\n"), 0o644); err != nil {
-		return false, fmt.Errorf("autogroup off: %w", err)
+		return fmt.Errorf("autogroup off: %w", err)
 	}
 	defer func() {
 		if werr := os.WriteFile(autogroupPath, old, 0o644); werr != nil {
 			err = errors.Join(err, fmt.Errorf("put autogroup back to %s: %w", strings.TrimSpace(string(old)), werr))
 		}
 	}()
-	return true, f()
+	return f()
 }

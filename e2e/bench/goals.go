@@ -226,6 +226,24 @@ func renderGoals(sr socketRun, instances []string, reference string) string {
 		}
 		verdicts = append(verdicts, fmt.Sprintf("| %s | %s (worst repetition: %s) |\n", goal, v, got))
 	}
+	// The p99 goal for back-to-back runs bs of the defaults; suffix names
+	// the setting they ran under.
+	b2bVerdict := func(suffix string, bs []b2bRec, failed int) {
+		if len(bs) == 0 {
+			return
+		}
+		_, _, rt := spread(values(bs, b2bRec.ratio))
+		verdict(fmt.Sprintf("p99 through %d rollouts ≤ 1.3 × steady, 0 failed%s", backToBack, suffix), rt <= 1.3 && failed == 0, fmt.Sprintf("%.2f×, %d failed", rt, failed))
+	}
+	// The reference rows of a table, with tail closing its extra columns.
+	referenceRows := func(b2bs []b2bRec, tail string) {
+		for _, ref := range []string{refNothing, refBurn} {
+			if bs := b2bOf(b2bs, ref); len(bs) > 0 {
+				cells, _ := b2bCells(bs)
+				p("| *%s* (%d × %s, on the defaults) | | | %s%s |\n", ref, backToBack, refBurnFor, cells, tail)
+			}
+		}
+	}
 	for _, sys := range order(recs, func(r record) string { return r.system }) {
 		rs := pick(recs, sys, modeNew)
 		bs := b2bOf(b2bs, sys)
@@ -265,10 +283,7 @@ func renderGoals(sr socketRun, instances []string, reference string) string {
 				verdict(goal, tp >= 0.95, fmt.Sprintf("%.2f", tp))
 			}
 		}
-		if len(bs) > 0 {
-			_, _, rt := spread(values(bs, b2bRec.ratio))
-			verdict(fmt.Sprintf("p99 through %d rollouts ≤ 1.3 × steady, 0 failed", backToBack), rt <= 1.3 && failed == 0, fmt.Sprintf("%.2f×, %d failed", rt, failed))
-		}
+		b2bVerdict("", bs, failed)
 		if len(ss) > 0 {
 			ok := true
 			for _, x := range ss {
@@ -279,33 +294,20 @@ func renderGoals(sr socketRun, instances []string, reference string) string {
 			verdict("keep-alive even again (≤ 1.25) within 10 s of a rollout", ok, strings.Join(after, ", "))
 		}
 	}
-	for _, ref := range []string{refNothing, refBurn} {
-		if bs := b2bOf(b2bs, ref); len(bs) > 0 {
-			cells, _ := b2bCells(bs)
-			p("| *%s* (%d × %s, on the defaults) | | | %s | | |\n", ref, backToBack, refBurnFor, cells)
-		}
-	}
+	referenceRows(b2bs, " | |")
 	if len(sr.noAG) > 0 {
 		p("\nThe same setups with the kernel's autogroup off (`%s` = 0; on this machine it is %s), measured right after the runs above in each repetition (see \"Throughput\" below):\n\n", autogroupPath, sr.autogroup)
 		p("| setup | throughput ÷ SO_REUSEPORT, autogroup off | as the machine is (from the table above) | p99 through %d rollouts ÷ steady, autogroup off | steady p99 → through rollouts | failed / sent |\n| --- | --- | --- | --- | --- | --- |\n", backToBack)
 		for _, sys := range order(sr.noAG, func(r record) string { return r.system }) {
 			off := tpRatios(sr.noAG, sys, reference)
-			cells, failed := b2bCells(b2bOf(sr.b2bsNoAG, sys))
+			bs := b2bOf(sr.b2bsNoAG, sys)
+			cells, failed := b2bCells(bs)
 			p("| %s | %s | %s | %s |\n", sys, fx(off, "%.2f"), fx(tpRatios(recs, sys, reference), "%.2f"), cells)
-			if sys != sysDefaults {
-				continue
-			}
-			if bs := b2bOf(sr.b2bsNoAG, sys); len(bs) > 0 {
-				_, _, rt := spread(values(bs, b2bRec.ratio))
-				verdict(fmt.Sprintf("p99 through %d rollouts ≤ 1.3 × steady, 0 failed%s", backToBack, agOff), rt <= 1.3 && failed == 0, fmt.Sprintf("%.2f×, %d failed", rt, failed))
+			if sys == sysDefaults {
+				b2bVerdict(agOff, bs, failed)
 			}
 		}
-		for _, ref := range []string{refNothing, refBurn} {
-			if bs := b2bOf(sr.b2bsNoAG, ref); len(bs) > 0 {
-				cells, _ := b2bCells(bs)
-				p("| *%s* (%d × %s, on the defaults) | | | %s |\n", ref, backToBack, refBurnFor, cells)
-			}
-		}
+		referenceRows(sr.b2bsNoAG, "")
 	}
 	if len(sr.pairs) > 0 {
 		p("\nThroughput measured tightly, after the runs above: in each repetition the defaults and SO_REUSEPORT back to back in the order A B B A, each run right after its own mode switch (a fresh socket), the ratio being the mean of the two A runs ÷ the mean of the two B runs; once with autogroup as the machine has it (%s), once with it off. The table above pairs runs minutes apart, across which this machine drifts by more than the gap it measures.\n\n", sr.autogroup)

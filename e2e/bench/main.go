@@ -575,34 +575,31 @@ func measureSockets(ctx context.Context, o options, veg *e2e.Vegeta, m *e2e.Mach
 				// instances: the floor of this machine.
 				b2b = append(b2b, references(sys)...)
 			}
-			for _, sys := range b2b {
-				b, err := measureBackToBack(ctx, o, veg, sys, rep)
-				if err != nil {
-					return run, fmt.Errorf("%s, back-to-back rollouts: %w", sys.name, err)
+			backToBackAll := func(note string, into *[]b2bRec) error {
+				for _, sys := range b2b {
+					b, err := measureBackToBack(ctx, o, veg, sys, rep)
+					if err != nil {
+						return fmt.Errorf("%s, back-to-back rollouts: %w", sys.name, err)
+					}
+					fmt.Fprintf(w, "[rep %d] %-48s %s%d rollouts back to back in %s: p99 %s → %s (%.2f×), failed %d of %d\n",
+						rep, sys.name, note, b.rollouts, secs(b.took), ms(b.steady.P99), ms(b.during.P99), b.ratio(), b.failed, b.sent)
+					*into = append(*into, b)
 				}
-				fmt.Fprintf(w, "[rep %d] %-48s %d rollouts back to back in %s: p99 %s → %s (%.2f×), failed %d of %d\n",
-					rep, sys.name, b.rollouts, secs(b.took), ms(b.steady.P99), ms(b.during.P99), b.ratio(), b.failed, b.sent)
-				run.b2bs = append(run.b2bs, b)
+				return nil
+			}
+			if err := backToBackAll("", &run.b2bs); err != nil {
+				return run, err
 			}
 			// Throughput and the back-to-back rollouts again, with the
 			// kernel's autogroup off: see autogroup.go.
-			if _, err := withoutAutogroup(func() error {
+			if err := withoutAutogroup(func() error {
 				tp, err := closedLoop(ctx, o, veg, sys.url, false)
 				if err != nil {
 					return err
 				}
 				fmt.Fprintf(w, "[rep %d] %-48s autogroup off: %s %6.0f req/s\n", rep, sys.name, modeNew, tp)
 				run.noAG = append(run.noAG, record{system: sys.name, mode: modeNew, rep: rep, throughput: tp})
-				for _, sys := range b2b {
-					b, err := measureBackToBack(ctx, o, veg, sys, rep)
-					if err != nil {
-						return fmt.Errorf("%s, back-to-back rollouts: %w", sys.name, err)
-					}
-					fmt.Fprintf(w, "[rep %d] %-48s autogroup off: %d rollouts back to back in %s: p99 %s → %s (%.2f×), failed %d of %d\n",
-						rep, sys.name, b.rollouts, secs(b.took), ms(b.steady.P99), ms(b.during.P99), b.ratio(), b.failed, b.sent)
-					run.b2bsNoAG = append(run.b2bsNoAG, b)
-				}
-				return nil
+				return backToBackAll("autogroup off: ", &run.b2bsNoAG)
 			}); err != nil {
 				return run, fmt.Errorf("%s%s: %w", sys.name, agOff, err)
 			}
@@ -669,7 +666,7 @@ func measureSockets(ctx context.Context, o options, veg *e2e.Vegeta, m *e2e.Mach
 			}
 			var err error
 			if off {
-				_, err = withoutAutogroup(abba)
+				err = withoutAutogroup(abba)
 			} else {
 				err = abba()
 			}
