@@ -10,6 +10,8 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"regexp"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -42,6 +44,11 @@ type Server struct {
 	Logger *slog.Logger
 	// Status is sent as STATUS= along with READY=1.
 	Status string
+	// StatusEvery, when positive, resends STATUS= that often while
+	// serving, with the count of requests served so far appended
+	// ("serving, 1234 requests"): `app-reloader top` turns it into
+	// requests per second. Nothing is sent while the count stays put.
+	StatusEvery time.Duration
 
 	// DrainTimeout bounds how long in-flight requests may take once draining
 	// started; past it they are cut off and Serve returns ErrDrainTimeout.
@@ -68,6 +75,59 @@ type Server struct {
 
 	draining atomic.Bool
 	open     atomic.Int64
+	requests atomic.Int64
+}
+
+// Requests is how many requests the server has taken so far.
+func (s *Server) Requests() int64 { return s.requests.Load() }
+
+// RequestsStatus is the STATUS= text StatusEvery sends: the status, then
+// the count. [ParseRequests] reads it back.
+func RequestsStatus(status string, n int64) string {
+	if status == "" {
+		return fmt.Sprintf("%d requests", n)
+	}
+	return fmt.Sprintf("%s, %d requests", status, n)
+}
+
+var requestsRE = regexp.MustCompile(`(?:^|, )([0-9]+) requests$`)
+
+// ParseRequests reads the request count out of a STATUS= text written by
+// [RequestsStatus]; ok is false when there is none.
+func ParseRequests(status string) (n int64, ok bool) {
+	m := requestsRE.FindStringSubmatch(status)
+	if m == nil {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(m[1], 10, 64)
+	return n, err == nil
+}
+
+// reportRequests sends the request count every StatusEvery until ctx ends
+// or the server drains.
+func (s *Server) reportRequests(ctx context.Context, log *slog.Logger) {
+	if s.StatusEvery <= 0 {
+		return
+	}
+	tick := time.NewTicker(s.StatusEvery)
+	defer tick.Stop()
+	var sent int64
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		n := s.requests.Load()
+		if n == sent || s.draining.Load() {
+			continue
+		}
+		if err := Status(RequestsStatus(s.Status, n)); err != nil {
+			log.Warn("could not send the request count", "err", err)
+			return
+		}
+		sent = n
+	}
 }
 
 type connInfoKey struct{}
@@ -160,6 +220,9 @@ func (s *Server) Serve(ctx context.Context) error {
 		log.Warn("could not notify readiness", "err", err)
 	}
 	log.Info("serving", "listeners", addrs(s.Listeners))
+	reportCtx, stopReport := context.WithCancel(sigCtx)
+	defer stopReport()
+	go s.reportRequests(reportCtx, log)
 
 	select {
 	case err := <-served:
@@ -174,6 +237,7 @@ func (s *Server) Serve(ctx context.Context) error {
 	// then go to the sibling instances, which share the socket.
 	deadline := time.Now().Add(drainTimeout)
 	s.draining.Store(true)
+	stopReport()
 	closeListeners()
 	if err := Stopping("draining"); err != nil {
 		log.Warn("could not notify stopping", "err", err)
@@ -214,6 +278,7 @@ func (s *Server) install() {
 		h = http.DefaultServeMux
 	}
 	s.HTTP.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.requests.Add(1)
 		info, _ := r.Context().Value(connInfoKey{}).(*connInfo)
 		if info != nil {
 			info.requests.Add(1)

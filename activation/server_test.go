@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -313,4 +314,45 @@ func TestConnectionCapsAreSpread(t *testing.T) {
 	}
 	assert.GreaterOrEqual(t, lo, age/2, "no cap below half of MaxConnAge")
 	assert.Greater(t, hi-lo, age/5, "connections opened together are capped at different ages (first %s, last %s)", lo, hi)
+}
+
+func TestServeReportsRequests(t *testing.T) {
+	path, read := notifySocket(t)
+	t.Setenv("NOTIFY_SOCKET", path)
+	s := &activation.Server{HTTP: &http.Server{Handler: okHandler()}, Status: "serving v1", StatusEvery: 20 * time.Millisecond}
+	addr, stop := startServer(t, s)
+	msg, err := read(5 * time.Second)
+	require.NoError(t, err)
+	assert.Equal(t, "READY=1\nSTATUS=serving v1", msg)
+
+	c := dialRaw(t, addr)
+	for range 3 {
+		_, err := c.Get("/")
+		require.NoError(t, err)
+	}
+	// The ticker may catch the count on its way up; it ends at 3.
+	var n int64
+	for n < 3 {
+		msg, err = read(5 * time.Second)
+		require.NoError(t, err)
+		assert.Regexp(t, `^STATUS=serving v1, [123] requests$`, msg)
+		var ok bool
+		n, ok = activation.ParseRequests(strings.TrimPrefix(msg, "STATUS="))
+		require.True(t, ok, msg)
+	}
+	assert.EqualValues(t, 3, s.Requests())
+
+	// Nothing more while the count stays put; then the drain says so.
+	require.NoError(t, stop())
+	msg, err = read(5 * time.Second)
+	require.NoError(t, err)
+	assert.Equal(t, "STOPPING=1\nSTATUS=draining", msg)
+	_, err = read(100 * time.Millisecond)
+	assert.Error(t, err, "no count after the drain began")
+
+	_, ok := activation.ParseRequests("serving v1")
+	assert.False(t, ok)
+	n, ok = activation.ParseRequests(activation.RequestsStatus("", 12))
+	assert.True(t, ok)
+	assert.EqualValues(t, 12, n)
 }

@@ -10,26 +10,30 @@ import (
 
 // WriteEvent prints one line of rollout progress.
 func WriteEvent(w io.Writer, e Event) {
-	pos := fmt.Sprintf("[%d/%d]", e.Index, e.Total)
+	fmt.Fprintf(w, "[%d/%d] %s: %s\n", e.Index, e.Total, e.Unit, eventText(e))
+}
+
+// eventText says what an event means for its instance.
+func eventText(e Event) string {
 	switch {
 	case !e.Done && e.Action == ActionRestart:
-		fmt.Fprintf(w, "%s %s: restarting (pid %d)…\n", pos, e.Unit, e.OldPID)
+		return fmt.Sprintf("restarting (pid %d)…", e.OldPID)
 	case !e.Done && e.Action == ActionSurge:
-		fmt.Fprintf(w, "%s %s: starting the spare…\n", pos, e.Unit)
+		return "starting the spare…"
 	case !e.Done:
-		fmt.Fprintf(w, "%s %s: %s…\n", pos, e.Unit, map[string]string{ActionStart: "starting", ActionStop: "stopping"}[e.Action])
+		return map[string]string{ActionStart: "starting", ActionStop: "stopping"}[e.Action] + "…"
 	case e.Error != "":
-		fmt.Fprintf(w, "%s %s: FAILED after %s: %s\n", pos, e.Unit, round(e.Took), e.Error)
+		return fmt.Sprintf("FAILED after %s: %s", round(e.Took), e.Error)
 	case e.Action == ActionStop && e.OldPID == 0:
-		fmt.Fprintf(w, "%s %s: not running\n", pos, e.Unit)
+		return "not running"
 	case e.Action == ActionStop:
-		fmt.Fprintf(w, "%s %s: stopped pid %d in %s\n", pos, e.Unit, e.OldPID, round(e.Took))
+		return fmt.Sprintf("stopped pid %d in %s", e.OldPID, round(e.Took))
 	case e.Action == ActionSurge:
-		fmt.Fprintf(w, "%s %s: spare ready as pid %d in %s%s; restarting the others\n", pos, e.Unit, e.NewPID, round(e.Ready), held(e.Step))
+		return fmt.Sprintf("spare ready as pid %d in %s%s; restarting the others", e.NewPID, round(e.Ready), held(e.Step))
 	case e.Action == ActionStart:
-		fmt.Fprintf(w, "%s %s: started, ready as pid %d in %s%s\n", pos, e.Unit, e.NewPID, round(e.Ready), held(e.Step))
+		return fmt.Sprintf("started, ready as pid %d in %s%s", e.NewPID, round(e.Ready), held(e.Step))
 	default:
-		fmt.Fprintf(w, "%s %s: ready, pid %d → %d in %s%s\n", pos, e.Unit, e.OldPID, e.NewPID, round(e.Ready), held(e.Step))
+		return fmt.Sprintf("ready, pid %d → %d in %s%s", e.OldPID, e.NewPID, round(e.Ready), held(e.Step))
 	}
 }
 
@@ -77,48 +81,59 @@ func WriteReport(w io.Writer, rep Report) {
 	tw.Flush()
 }
 
-// WriteStatus prints the cluster as `pm2 list` would.
-func WriteStatus(w io.Writer, st Status, now time.Time) {
-	fmt.Fprintf(w, "socket %s: %s/%s\n", st.Socket.Name, st.Socket.ActiveState, st.Socket.SubState)
+// WriteStatus prints the cluster as `pm2 list` would; color paints the
+// states (for a terminal).
+func WriteStatus(w io.Writer, st Status, now time.Time, color bool) {
+	fmt.Fprintf(w, "socket %s: %s %s\n", st.Socket.Name,
+		paint(color, stateColor(st.Socket), st.Socket.ActiveState+"/"+st.Socket.SubState), strings.Join(st.Socket.Listen, ", "))
 	if len(st.Sockets) > 0 {
 		own := make([]string, len(st.Sockets))
 		for i, u := range st.Sockets {
-			own[i] = u.Name + " " + u.ActiveState
+			own[i] = u.Name + " " + paint(color, stateColor(u), u.ActiveState)
 		}
 		fmt.Fprintf(w, "instance sockets (SO_REUSEPORT): %s\n", strings.Join(own, ", "))
 	}
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "INSTANCE\tSTATE\tPID\tUPTIME\tRESTARTS\tMEMORY\tCPU\tSTATUS")
+	t := &table{right: map[int]bool{2: true, 3: true, 4: true, 5: true, 6: true}}
+	t.add(plain("INSTANCE", "STATE", "PID", "UPTIME", "RESTARTS", "MEMORY", "CPU", "STATUS")...)
 	for _, u := range st.Instances {
-		state := u.ActiveState
-		if u.SubState != "" && u.SubState != "running" {
-			state += "/" + u.SubState
-		}
-		if u.ActiveState == "failed" && u.Result != "" {
-			state += " (" + u.Result + ")"
-		}
-		if u.Result == "exec-condition" {
-			state = "STOPPED: crash loop"
-		}
-		up := "-"
-		if u.ActiveState == "active" && !u.Since.IsZero() {
-			up = round(now.Sub(u.Since)).String()
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\n", u.Name, state, pid(u.MainPID), up, u.NRestarts,
-			size(u.Memory), cpu(u.CPU), u.StatusText)
+		t.add(cell{text: u.Name, color: bold}, cell{text: stateText(u), color: stateColor(u)},
+			cell{text: pid(u.MainPID)}, cell{text: uptime(u, now)}, cell{text: fmt.Sprint(u.NRestarts)},
+			cell{text: size(u.Memory)}, cell{text: cpu(u.CPU)}, cell{text: u.StatusText, color: dim})
 	}
-	tw.Flush()
+	t.write(w, color)
 	fmt.Fprintf(w, "configured instances: %d\n", st.Configured)
 	switch r := st.LastRollout; {
 	case r == nil:
 		fmt.Fprintln(w, "last rollout: none yet")
 	case r.OK:
-		fmt.Fprintf(w, "last rollout: ok, %s, %d instances in %s\n", r.Started.Format(time.RFC3339), r.Instances, round(r.Took))
+		fmt.Fprintf(w, "last rollout: %s, %s, %d instances in %s\n", paint(color, green, "ok"), r.Started.Format(time.RFC3339), r.Instances, round(r.Took))
 	case r.Failure != nil:
-		fmt.Fprintf(w, "last rollout: FAILED, %s, at %s: %s\n", r.Started.Format(time.RFC3339), r.Failure.Unit, r.Failure.Reason)
+		fmt.Fprintf(w, "last rollout: %s, %s, at %s: %s\n", paint(color, red, "FAILED"), r.Started.Format(time.RFC3339), r.Failure.Unit, r.Failure.Reason)
 	default:
-		fmt.Fprintf(w, "last rollout: NOT complete, %s: %s\n", r.Started.Format(time.RFC3339), r.Error)
+		fmt.Fprintf(w, "last rollout: %s, %s: %s\n", paint(color, yellow, "NOT complete"), r.Started.Format(time.RFC3339), r.Error)
 	}
+}
+
+// stateText is a unit's state in a word or two.
+func stateText(u Unit) string {
+	if u.Result == "exec-condition" {
+		return "STOPPED: crash loop"
+	}
+	state := u.ActiveState
+	if u.SubState != "" && u.SubState != "running" {
+		state += "/" + u.SubState
+	}
+	if u.ActiveState == "failed" && u.Result != "" {
+		state += " (" + u.Result + ")"
+	}
+	return state
+}
+
+func uptime(u Unit, now time.Time) string {
+	if u.ActiveState != "active" || u.Since.IsZero() {
+		return "-"
+	}
+	return round(now.Sub(u.Since)).String()
 }
 
 func pid(p uint32) string {

@@ -77,6 +77,9 @@ type Report struct {
 	OK        bool     `json:"ok"`
 	Error     string   `json:"error,omitempty"`   // why it did not complete
 	Failure   *Failure `json:"failure,omitempty"` // the instance that failed, if one did
+	// Scale: only instances that were not running were started and those
+	// beyond Instances stopped (app-reloader scale); none was restarted.
+	Scale bool `json:"scale,omitempty"`
 }
 
 // Event is progress during a rollout: a step as it begins (Done false)
@@ -183,52 +186,12 @@ func (r *Reloader) Reload(ctx context.Context, want int) (Report, error) {
 	stop := ctx
 	ctx = context.WithoutCancel(ctx)
 	rep := Report{Started: time.Now(), Instances: want}
-	finish := func(err error) (Report, error) {
-		rep.Took = time.Since(rep.Started)
-		rep.OK = err == nil
-		if err != nil {
-			rep.Error = err.Error()
-		}
-		return rep, err
-	}
-	if want < 1 {
-		return finish(fmt.Errorf("want at least 1 instance, not %d", want))
+	finish := rep.finish
+	plan, err := r.prepare(ctx, &rep, want)
+	if err != nil {
+		return finish(err)
 	}
 	sd := r.Systemd
-	if err := r.checkListen(ctx); err != nil {
-		return finish(err)
-	}
-	t0 := time.Now()
-	unchanged, why, err := r.unchanged(ctx)
-	if err != nil {
-		return finish(err)
-	}
-	if unchanged {
-		rep.Unchanged = true
-		r.log().Debug("configuration and unit files unchanged: no daemon-reload", "took", time.Since(t0))
-	} else {
-		r.log().Debug("daemon-reload needed", "why", why)
-		if err := sd.DaemonReload(ctx); err != nil {
-			return finish(err)
-		}
-		if r.Reloaded != nil {
-			r.Reloaded()
-		}
-		rep.DaemonReload = time.Since(t0)
-		r.log().Debug("daemon-reload done", "took", rep.DaemonReload)
-	}
-	loaded, err := sd.List(ctx, r.prefix()+"@*.service")
-	if err != nil {
-		return finish(err)
-	}
-	r.log().Debug("listed instances", "loaded", loaded, "took", time.Since(t0))
-	extra := r.beyond(loaded, want)
-
-	plan := make([]string, 0, want+len(extra))
-	for i := 0; i < want; i++ {
-		plan = append(plan, r.instance(i))
-	}
-	plan = append(plan, extra...)
 	pos := &progress{total: len(plan)}
 	if rep.Surge, rep.SurgeNote, err = r.surgeWanted(ctx, plan[:want]); err != nil {
 		return finish(err)
@@ -285,6 +248,93 @@ func (r *Reloader) Reload(ctx context.Context, want int) (Report, error) {
 		err = errors.Join(err, uerr)
 	}
 	return finish(err)
+}
+
+// finish completes the report of a rollout that ended with err.
+func (rep *Report) finish(err error) (Report, error) {
+	rep.Took = time.Since(rep.Started)
+	rep.OK = err == nil
+	if err != nil {
+		rep.Error = err.Error()
+	}
+	return *rep, err
+}
+
+// prepare applies the configuration (a daemon-reload, unless nothing
+// changed) and plans the rollout: app@0 … app@want-1, then the loaded
+// instances beyond them, to stop.
+func (r *Reloader) prepare(ctx context.Context, rep *Report, want int) ([]string, error) {
+	if want < 1 {
+		return nil, fmt.Errorf("want at least 1 instance, not %d", want)
+	}
+	sd := r.Systemd
+	if err := r.checkListen(ctx); err != nil {
+		return nil, err
+	}
+	t0 := time.Now()
+	unchanged, why, err := r.unchanged(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if unchanged {
+		rep.Unchanged = true
+		r.log().Debug("configuration and unit files unchanged: no daemon-reload", "took", time.Since(t0))
+	} else {
+		r.log().Debug("daemon-reload needed", "why", why)
+		if err := sd.DaemonReload(ctx); err != nil {
+			return nil, err
+		}
+		if r.Reloaded != nil {
+			r.Reloaded()
+		}
+		rep.DaemonReload = time.Since(t0)
+		r.log().Debug("daemon-reload done", "took", rep.DaemonReload)
+	}
+	loaded, err := sd.List(ctx, r.prefix()+"@*.service")
+	if err != nil {
+		return nil, err
+	}
+	r.log().Debug("listed instances", "loaded", loaded, "took", time.Since(t0))
+	extra := r.beyond(loaded, want)
+	plan := make([]string, 0, want+len(extra))
+	for i := 0; i < want; i++ {
+		plan = append(plan, r.instance(i))
+	}
+	return append(plan, extra...), nil
+}
+
+// Scale applies the configuration and brings the cluster to `want`
+// instances without restarting any that runs: it starts each of app@0 …
+// app@want-1 that is not running, one at a time and each checked as in a
+// rollout (ready, hold, probe), then stops the instances beyond want. The
+// first failure halts it, as a rollout. Instances that keep running keep
+// the release and settings they were started with; a reload rolls them.
+func (r *Reloader) Scale(ctx context.Context, want int) (Report, error) {
+	stop := ctx
+	ctx = context.WithoutCancel(ctx)
+	rep := Report{Started: time.Now(), Instances: want, Scale: true}
+	finish := rep.finish
+	plan, err := r.prepare(ctx, &rep, want)
+	if err != nil {
+		return finish(err)
+	}
+	var starts, stops []string
+	for i, unit := range plan {
+		u, err := r.Systemd.Unit(ctx, unit)
+		if err != nil {
+			return finish(err)
+		}
+		switch {
+		case i < want && !running(u):
+			starts = append(starts, unit)
+		case i >= want && (running(u) || r.InstanceListen != nil):
+			// With its own socket, even a stopped instance takes a share
+			// of new connections until the socket goes too.
+			stops = append(stops, unit)
+		}
+	}
+	todo := append(starts, stops...)
+	return finish(r.roll(ctx, stop, &rep, todo, len(starts), &progress{total: len(todo)}))
 }
 
 // unchanged is whether the loaded units already are what a daemon-reload

@@ -254,7 +254,7 @@ func TestInterruptFinishesCurrentInstanceOnly(t *testing.T) {
 	var out bytes.Buffer
 	WriteReport(&out, rep)
 	assert.Contains(t, out.String(), "rollout NOT complete after")
-	WriteStatus(&out, Status{LastRollout: &rep}, time.Now())
+	WriteStatus(&out, Status{LastRollout: &rep}, time.Now(), false)
 	assert.Contains(t, out.String(), "last rollout: NOT complete")
 
 	// Running it again completes the rollout.
@@ -313,8 +313,9 @@ func TestStatus(t *testing.T) {
 
 	var out bytes.Buffer
 	st.LastRollout = &Report{Started: time.Now(), OK: true, Instances: 2, Took: 3 * time.Second}
-	WriteStatus(&out, st, time.Now())
+	WriteStatus(&out, st, time.Now(), false)
 	assert.Contains(t, out.String(), "socket app.socket: active/listening")
+	assert.NotContains(t, out.String(), "\x1b[", "no colours unless asked")
 	assert.Regexp(t, `app@0.service\s+active\s+101\s+1m30s\s+0\s+12.0M\s+-\s+serving version 1`, out.String())
 	assert.Regexp(t, `app@1.service\s+inactive/dead\s+-\s+-`, out.String())
 	assert.Contains(t, out.String(), "last rollout: ok")
@@ -325,7 +326,7 @@ func TestStatus(t *testing.T) {
 	st, err = r(f).Status(context.Background(), 2)
 	require.NoError(t, err)
 	out.Reset()
-	WriteStatus(&out, st, time.Now())
+	WriteStatus(&out, st, time.Now(), false)
 	assert.Contains(t, out.String(), "instance sockets (SO_REUSEPORT): app@0.socket active, app@1.socket inactive")
 }
 

@@ -283,6 +283,28 @@ func (in Instances) String() string {
 	return strconv.Itoa(in.N)
 }
 
+// TOML is the value as app.toml writes it.
+func (in Instances) TOML() string {
+	if in.Auto {
+		return `"auto"`
+	}
+	return strconv.Itoa(in.N)
+}
+
+// ParseInstances reads a count as a command line gives it: a number from
+// 1 to MaxInstances, or "auto" (also "max" and 0, as in pm2).
+func ParseInstances(s string) (Instances, error) {
+	var in Instances
+	var v any = s
+	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
+		v = n
+	}
+	if err := in.UnmarshalTOML(v); err != nil {
+		return Instances{}, err
+	}
+	return in, nil
+}
+
 // Address is a ListenStream= value: "127.0.0.1:8080", "[::1]:8080",
 // "8080" (every address), or an absolute path of a Unix socket.
 type Address string

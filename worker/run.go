@@ -88,6 +88,7 @@ func Run(ctx context.Context, log *slog.Logger, cfg Config) error {
 		Listeners:       ls,
 		Logger:          log,
 		Status:          fmt.Sprintf("serving version %s", cfg.Version),
+		StatusEvery:     time.Second,
 		DrainTimeout:    cfg.DrainTimeout,
 		LameDuck:        cfg.LameDuck,
 		MaxConnAge:      cfg.MaxConnAge,

@@ -13,15 +13,19 @@ import (
 )
 
 func main() {
-	// The first SIGINT/SIGTERM lets the instance in progress finish and
-	// stops before the next; a second one quits at once (systemd still
-	// finishes the job it was given).
+	// The first SIGINT/SIGTERM ends the command: a rollout (reload, scale)
+	// lets the instance in progress finish and stops before the next; a
+	// second one quits at once (systemd still finishes the job it was
+	// given).
 	ctx, cancel := context.WithCancel(context.Background())
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	rollout := len(os.Args) > 1 && (os.Args[1] == "reload" || os.Args[1] == "scale")
 	go func() {
 		<-sigs
-		fmt.Fprintln(os.Stderr, "app-reloader: interrupted: finishing the instance in progress, then stopping (signal again to quit now)")
+		if rollout {
+			fmt.Fprintln(os.Stderr, "app-reloader: interrupted: finishing the instance in progress, then stopping (signal again to quit now)")
+		}
 		cancel()
 		<-sigs
 		fmt.Fprintln(os.Stderr, "app-reloader: quitting; systemd finishes the job in progress")

@@ -1,0 +1,114 @@
+package reloader
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"syscall"
+	"unicode/utf8"
+	"unsafe"
+)
+
+// isTerminal reports whether w is a terminal.
+func isTerminal(w any) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	var t syscall.Termios
+	_, _, errno := syscall.Syscall(syscall.SYS_IOCTL, f.Fd(), syscall.TCGETS, uintptr(unsafe.Pointer(&t)))
+	return errno == 0
+}
+
+// colorful reports whether output to w gets colours: a terminal, unless
+// NO_COLOR is set (no-color.org) or TERM is dumb.
+func colorful(w io.Writer) bool {
+	return isTerminal(w) && os.Getenv("NO_COLOR") == "" && os.Getenv("TERM") != "dumb"
+}
+
+// ANSI colours (SGR parameters).
+const (
+	green  = "32"
+	yellow = "33"
+	red    = "31;1"
+	dim    = "2"
+	bold   = "1"
+	cyan   = "36"
+)
+
+// paint wraps s in an SGR colour when on is set.
+func paint(on bool, sgr, s string) string {
+	if !on || sgr == "" || s == "" {
+		return s
+	}
+	return "\x1b[" + sgr + "m" + s + "\x1b[0m"
+}
+
+// stateColor is the colour of a unit's state as status and top show it.
+func stateColor(u Unit) string {
+	switch {
+	case u.Result == "exec-condition" || u.ActiveState == "failed":
+		return red
+	case u.ActiveState == "active" && (u.SubState == "running" || u.SubState == "listening" || u.SubState == ""):
+		return green
+	case u.ActiveState == "inactive":
+		return dim
+	default:
+		return yellow
+	}
+}
+
+// cell is one column of a table row, with its colour.
+type cell struct {
+	text  string
+	color string
+}
+
+// table aligns columns by their visible width, so colours do not shift
+// them (tabwriter counts escape sequences as text).
+type table struct {
+	rows  [][]cell
+	right map[int]bool // right-aligned columns
+}
+
+func (t *table) add(cells ...cell) { t.rows = append(t.rows, cells) }
+
+// plain makes cells without colour.
+func plain(texts ...string) []cell {
+	cs := make([]cell, len(texts))
+	for i, s := range texts {
+		cs[i] = cell{text: s}
+	}
+	return cs
+}
+
+func (t *table) write(w io.Writer, color bool) {
+	var width []int
+	for _, r := range t.rows {
+		for i, c := range r {
+			if i >= len(width) {
+				width = append(width, 0)
+			}
+			width[i] = max(width[i], utf8.RuneCountInString(c.text))
+		}
+	}
+	var b strings.Builder
+	for _, r := range t.rows {
+		for i, c := range r {
+			pad := strings.Repeat(" ", width[i]-utf8.RuneCountInString(c.text))
+			if t.right[i] {
+				b.WriteString(pad)
+			}
+			b.WriteString(paint(color, c.color, c.text))
+			if i < len(r)-1 {
+				if !t.right[i] {
+					b.WriteString(pad)
+				}
+				b.WriteString("  ")
+			}
+		}
+		b.WriteString("\n")
+	}
+	fmt.Fprint(w, b.String())
+}

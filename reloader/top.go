@@ -1,0 +1,175 @@
+package reloader
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"syscall"
+	"time"
+	"unsafe"
+
+	"example.com/app/activation"
+)
+
+// TopOptions configure `app-reloader top`.
+type TopOptions struct {
+	// Interval between refreshes; 0 means 1s.
+	Interval time.Duration
+	// Frames, if positive, stops after that many refreshes.
+	Frames int
+	// Screen draws each frame over the last on a terminal (its alternate
+	// screen); otherwise frames are printed one after another.
+	Screen bool
+	Color  bool
+	// Keys, if a terminal, is read for "q" (quit) without waiting for
+	// Enter.
+	Keys *os.File
+}
+
+// sample is one reading of an instance's counters.
+type sample struct {
+	at       time.Time
+	pid      uint32
+	cpu      uint64 // ns
+	requests int64
+	counted  bool // the worker reports its request count
+}
+
+// Top shows the instances live, refreshed from systemd's accounting
+// (CPUUsageNSec, MemoryCurrent, NRestarts) and the request count a worker
+// reports in STATUS= (see activation.Server.StatusEvery), until ctx ends,
+// "q" is pressed or opt.Frames are drawn.
+func (r *Reloader) Top(ctx context.Context, w io.Writer, want int, opt TopOptions) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	interval := opt.Interval
+	if interval <= 0 {
+		interval = time.Second
+	}
+	if opt.Keys != nil && isTerminal(opt.Keys) {
+		restore, err := cbreak(opt.Keys)
+		if err != nil {
+			return fmt.Errorf("top: %w", err)
+		}
+		defer restore()
+		go func() {
+			b := make([]byte, 1)
+			for {
+				if n, err := opt.Keys.Read(b); err != nil || n == 1 && (b[0] == 'q' || b[0] == 'Q') {
+					cancel()
+					return
+				}
+			}
+		}()
+	}
+	if opt.Screen {
+		fmt.Fprint(w, "\x1b[?1049h\x1b[?25l") // alternate screen, no cursor
+		defer fmt.Fprint(w, "\x1b[?25h\x1b[?1049l")
+	}
+	prev := map[string]sample{}
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	for frame := 1; ; frame++ {
+		st, err := r.Status(ctx, want)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("top: %w", err)
+		}
+		now := time.Now()
+		var b strings.Builder
+		prev = renderTop(&b, st, prev, now, interval, opt.Color)
+		out := b.String()
+		if opt.Screen {
+			// Home, each line cleared to its end, then the rest of the screen.
+			out = "\x1b[H" + strings.ReplaceAll(out, "\n", "\x1b[K\n") + "\x1b[J"
+		} else if frame > 1 {
+			out = "\n" + out
+		}
+		if _, err := io.WriteString(w, out); err != nil {
+			return fmt.Errorf("top: %w", err)
+		}
+		if opt.Frames > 0 && frame >= opt.Frames {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+		}
+	}
+}
+
+// renderTop writes one frame and returns the samples it was computed
+// from, for the next.
+func renderTop(w io.Writer, st Status, prev map[string]sample, now time.Time, interval time.Duration, color bool) map[string]sample {
+	next := map[string]sample{}
+	serving, total := 0, 0.0
+	counted := false
+	t := &table{right: map[int]bool{2: true, 3: true, 4: true, 5: true, 6: true, 7: true}}
+	t.add(plain("INSTANCE", "STATE", "PID", "UPTIME", "RESTARTS", "CPU%", "MEMORY", "REQ/S", "STATUS")...)
+	for _, u := range st.Instances {
+		s := sample{at: now, pid: u.MainPID, cpu: u.CPU}
+		s.requests, s.counted = activation.ParseRequests(u.StatusText)
+		next[u.Name] = s
+		if u.ActiveState == "active" {
+			serving++
+		}
+		cpuPct, rps := "-", "-"
+		if p, ok := prev[u.Name]; ok && p.pid == s.pid && s.pid != 0 {
+			dt := now.Sub(p.at).Seconds()
+			if dt > 0 && s.cpu >= p.cpu {
+				cpuPct = fmt.Sprintf("%.1f", float64(s.cpu-p.cpu)/1e9/dt*100)
+			}
+			if dt > 0 && s.counted && p.counted && s.requests >= p.requests {
+				v := float64(s.requests-p.requests) / dt
+				rps = fmt.Sprintf("%.0f", v)
+				total += v
+				counted = true
+			}
+		}
+		status := u.StatusText
+		if s.counted {
+			status = strings.TrimSuffix(strings.TrimSuffix(status, fmt.Sprintf("%d requests", s.requests)), ", ")
+		}
+		t.add(cell{text: u.Name, color: bold}, cell{text: stateText(u), color: stateColor(u)}, cell{text: pid(u.MainPID)},
+			cell{text: uptime(u, now)}, cell{text: fmt.Sprint(u.NRestarts)}, cell{text: cpuPct}, cell{text: size(u.Memory)},
+			cell{text: rps}, cell{text: status, color: dim})
+	}
+	fmt.Fprintf(w, "%s  %s  every %s  (q quits)\n", paint(color, bold, "app-reloader top"), now.Format(time.TimeOnly), interval)
+	req := ""
+	if counted {
+		req = fmt.Sprintf(", %.0f req/s", total)
+	}
+	fmt.Fprintf(w, "socket %s %s %s  ·  %d of %d instances active%s\n\n", st.Socket.Name,
+		paint(color, stateColor(st.Socket), st.Socket.ActiveState), strings.Join(st.Socket.Listen, ", "), serving, st.Configured, req)
+	t.write(w, color)
+	return next
+}
+
+// cbreak turns off line buffering and echo on a terminal, so keys arrive
+// as they are pressed (Ctrl-C still signals), and returns the function
+// that restores it.
+func cbreak(f *os.File) (func(), error) {
+	var old syscall.Termios
+	if err := termios(f, syscall.TCGETS, &old); err != nil {
+		return nil, err
+	}
+	raw := old
+	raw.Lflag &^= syscall.ICANON | syscall.ECHO
+	raw.Cc[syscall.VMIN], raw.Cc[syscall.VTIME] = 1, 0
+	if err := termios(f, syscall.TCSETS, &raw); err != nil {
+		return nil, err
+	}
+	return func() { _ = termios(f, syscall.TCSETS, &old) }, nil
+}
+
+func termios(f *os.File, req uintptr, t *syscall.Termios) error {
+	if _, _, errno := syscall.Syscall(syscall.SYS_IOCTL, f.Fd(), req, uintptr(unsafe.Pointer(t))); errno != 0 {
+		return fmt.Errorf("terminal settings: %w", errno)
+	}
+	return nil
+}
