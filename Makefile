@@ -38,6 +38,7 @@ e2e-deps:
 	@missing=""; command -v systemd-nspawn >/dev/null || missing="$$missing systemd-container"; \
 	command -v lintian >/dev/null || missing="$$missing lintian"; \
 	command -v curl >/dev/null || missing="$$missing curl"; \
+	command -v tmux >/dev/null || missing="$$missing tmux"; \
 	command -v gnuplot >/dev/null || missing="$$missing gnuplot-nox"; \
 	[ -x /usr/lib/polkit-1/polkitd ] || missing="$$missing polkitd"; \
 	if [ -n "$$missing" ]; then echo "installing$$missing"; apt-get update -qq && \

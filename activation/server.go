@@ -112,6 +112,7 @@ func (s *Server) reportRequests(ctx context.Context, log *slog.Logger) {
 	tick := time.NewTicker(s.StatusEvery)
 	defer tick.Stop()
 	var sent int64
+	failing := false
 	for {
 		select {
 		case <-ctx.Done():
@@ -122,10 +123,16 @@ func (s *Server) reportRequests(ctx context.Context, log *slog.Logger) {
 		if n == sent || s.draining.Load() {
 			continue
 		}
+		// A datagram the manager could not take now is no reason to stop:
+		// the next tick sends the newer count. Said once per failing run.
 		if err := Status(RequestsStatus(s.Status, n)); err != nil {
-			log.Warn("could not send the request count", "err", err)
-			return
+			if !failing {
+				log.Warn("could not send the request count", "err", err)
+			}
+			failing = true
+			continue
 		}
+		failing = false
 		sent = n
 	}
 }

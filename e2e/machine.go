@@ -92,6 +92,10 @@ func Prerequisites() error {
 	if _, err := os.Stat("/usr/lib/polkit-1/polkitd"); err != nil {
 		missing = append(missing, "polkitd (apt-get install polkitd)")
 	}
+	// The terminal views are tested in a real terminal: tmux.
+	if _, err := exec.LookPath("tmux"); err != nil {
+		missing = append(missing, "tmux (apt-get install tmux)")
+	}
 	if len(missing) > 0 {
 		return fmt.Errorf("e2e test bed needs: %s", strings.Join(missing, "; "))
 	}

@@ -72,6 +72,12 @@ func runDescribe(ctx context.Context, o *cli, args []string) int {
 		fmt.Fprintf(o.stderr, "app-reloader describe: %v\n", err)
 		return 1
 	}
+	// systemd loads any app@N on demand: one beyond the configured count
+	// that never ran is no instance.
+	if n, ok := instanceNumber(unit); ok && n >= cfg.Count() && !running(d.Unit) && len(d.Recent) == 0 {
+		fmt.Fprintf(o.stderr, "app-reloader describe: %s: %v: %d are configured (app@0 … app@%d) and it never ran\n", unit, ErrNoSuchInstance, cfg.Count(), cfg.Count()-1)
+		return 1
+	}
 	if *asJSON {
 		return o.json(d)
 	}

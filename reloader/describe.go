@@ -226,8 +226,12 @@ func WriteDescription(w io.Writer, d Description, now time.Time, color bool) {
 		user += " (dynamic)"
 	}
 	row("user", user)
-	row("memory", fmt.Sprintf("%s of %s", size(d.Memory), orNone(d.Limits.MemoryMax, size)))
-	row("cpu", cpu(d.CPU))
+	acct := ""
+	if d.Accounting == AccountingProcess {
+		acct = " (the main process's: systemd has no accounting here)"
+	}
+	row("memory", fmt.Sprintf("%s of %s%s", size(d.Memory), orNone(d.Limits.MemoryMax, size), acct))
+	row("cpu", cpu(d.CPU)+acct)
 	row("tasks max", orNone(d.Limits.TasksMax, func(n uint64) string { return strconv.FormatUint(n, 10) }))
 	row("open files max", orNone(d.Limits.NoFile, func(n uint64) string { return strconv.FormatUint(n, 10) }))
 	row("timeouts", fmt.Sprintf("start %s, stop %s", orInf(d.Limits.StartTimeout), orInf(d.Limits.StopTimeout)))

@@ -47,8 +47,12 @@ func held(s Step) string {
 
 // WriteReport prints the summary of a rollout.
 func WriteReport(w io.Writer, rep Report) {
+	what := "rollout"
+	if rep.Scale {
+		what = "scale"
+	}
 	if rep.Failure != nil {
-		fmt.Fprintf(w, "\nrollout FAILED at %s: %s\n", rep.Failure.Unit, rep.Failure.Reason)
+		fmt.Fprintf(w, "\n%s FAILED at %s: %s\n", what, rep.Failure.Unit, rep.Failure.Reason)
 		if len(rep.Failure.Journal) > 0 {
 			fmt.Fprintf(w, "last log lines of %s:\n", rep.Failure.Unit)
 			for _, l := range rep.Failure.Journal {
@@ -66,12 +70,12 @@ func WriteReport(w io.Writer, rep Report) {
 		return
 	}
 	if rep.OK {
-		fmt.Fprintf(w, "\nrollout done: %d instances in %s\n", rep.Instances, round(rep.Took))
+		fmt.Fprintf(w, "\n%s done: %d instances in %s\n", what, rep.Instances, round(rep.Took))
 		if rep.SurgeNote != "" {
 			fmt.Fprintf(w, "without a spare: %s\n", rep.SurgeNote)
 		}
 	} else {
-		fmt.Fprintf(w, "\nrollout NOT complete after %s: %s\n", round(rep.Took), rep.Error)
+		fmt.Fprintf(w, "\n%s NOT complete after %s: %s\n", what, round(rep.Took), rep.Error)
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "INSTANCE\tACTION\tOLD PID\tNEW PID\tTOOK")
@@ -101,6 +105,9 @@ func WriteStatus(w io.Writer, st Status, now time.Time, color bool) {
 			cell{text: size(u.Memory)}, cell{text: cpu(u.CPU)}, cell{text: u.StatusText, color: dim})
 	}
 	t.write(w, color)
+	if accountedByProcess(st.Instances) {
+		fmt.Fprintln(w, paint(color, dim, "memory and CPU: the main process's (systemd has no accounting for the instances here)"))
+	}
 	fmt.Fprintf(w, "configured instances: %d\n", st.Configured)
 	switch r := st.LastRollout; {
 	case r == nil:
@@ -112,6 +119,15 @@ func WriteStatus(w io.Writer, st Status, now time.Time, color bool) {
 	default:
 		fmt.Fprintf(w, "last rollout: %s, %s: %s\n", paint(color, yellow, "NOT complete"), r.Started.Format(time.RFC3339), r.Error)
 	}
+}
+
+func accountedByProcess(us []Unit) bool {
+	for _, u := range us {
+		if u.Accounting == AccountingProcess {
+			return true
+		}
+	}
+	return false
 }
 
 // stateText is a unit's state in a word or two.

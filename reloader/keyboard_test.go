@@ -132,7 +132,7 @@ func keys(m map[string]any) []string {
 func TestStatusJSONFields(t *testing.T) {
 	// The JSON of status is documented (man app-reloader, README): its
 	// field names are a contract.
-	st := Status{Socket: Unit{Name: "app.socket"}, Instances: []Unit{{Name: "app@0.service", Since: time.Unix(1, 0), Memory: 1, CPU: 1, StatusText: "s", ExitCode: 1, NeedDaemonReload: true, Listen: []string{"x"}}},
+	st := Status{Socket: Unit{Name: "app.socket"}, Instances: []Unit{{Name: "app@0.service", Since: time.Unix(1, 0), Memory: 1, CPU: 1, StatusText: "s", ExitCode: 1, NeedDaemonReload: true, Listen: []string{"x"}, Accounting: AccountingProcess}},
 		Sockets: []Unit{{Name: "app@0.socket"}}, LastRollout: &Report{}}
 	b, err := json.Marshal(st)
 	require.NoError(t, err)
@@ -140,7 +140,7 @@ func TestStatusJSONFields(t *testing.T) {
 	require.NoError(t, json.Unmarshal(b, &top))
 	assert.ElementsMatch(t, []string{"socket", "instance_sockets", "configured_instances", "instances", "last_rollout"}, keys(top))
 	inst := top["instances"].([]any)[0].(map[string]any)
-	assert.ElementsMatch(t, []string{"unit", "active_state", "sub_state", "result", "pid", "since", "restarts", "memory_bytes", "cpu_nsec", "status_text", "exit_status", "need_daemon_reload", "listen"}, keys(inst))
+	assert.ElementsMatch(t, []string{"unit", "active_state", "sub_state", "result", "pid", "since", "restarts", "memory_bytes", "cpu_nsec", "status_text", "exit_status", "need_daemon_reload", "listen", "accounting"}, keys(inst))
 }
 
 func TestLiveProgress(t *testing.T) {
@@ -182,7 +182,7 @@ func TestRenderTop(t *testing.T) {
 	renderTop(&b, st, prev, now.Add(2*time.Second), time.Second, false)
 	out := b.String()
 	assert.Regexp(t, `app@0.service\s+active\s+10\s+1m2s\s+0\s+25.0\s+8.0M\s+250\s+serving version 1\n`, out, "CPU 0.5s in 2s, 500 requests in 2s")
-	assert.Regexp(t, `app@1.service\s+activating/start\s+11\s+-\s+2\s+0.0\s+-\s+-\s+warming up\n`, out)
+	assert.Regexp(t, `app@1.service\s+activating/start\s+11\s+-\s+2\s+-\s+-\s+-\s+warming up\n`, out)
 	assert.Contains(t, out, "1 of 2 instances active, 250 req/s")
 
 	// A new process starts its count again: no rate across it.
@@ -241,4 +241,17 @@ func TestWriteDescription(t *testing.T) {
 	} {
 		assert.Contains(t, out, want)
 	}
+}
+
+func TestProcessUsage(t *testing.T) {
+	// Burn some CPU, then read this process's own.
+	deadline := time.Now().Add(50 * time.Millisecond)
+	for time.Now().Before(deadline) {
+	}
+	cpu, rss, err := processUsage(uint32(os.Getpid()))
+	require.NoError(t, err)
+	assert.Greater(t, cpu, time.Duration(0))
+	assert.Greater(t, rss, uint64(1<<20))
+	_, _, err = processUsage(1 << 30)
+	assert.Error(t, err)
 }

@@ -484,6 +484,16 @@ func running(u Unit) bool {
 
 var instanceNum = regexp.MustCompile(`@([0-9]+)\.service$`)
 
+// instanceNumber is N of app@N.service.
+func instanceNumber(unit string) (int, bool) {
+	m := instanceNum.FindStringSubmatch(unit)
+	if m == nil {
+		return 0, false
+	}
+	n, err := strconv.Atoi(m[1])
+	return n, err == nil
+}
+
 // numbers maps the instance number of each loaded unit that is one of this
 // template's instances (app@N.service) to its name.
 func (r *Reloader) numbers(loaded []string) map[int]string {

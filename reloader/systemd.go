@@ -1,6 +1,7 @@
 package reloader
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -58,6 +59,9 @@ type Unit struct {
 	NeedDaemonReload bool `json:"need_daemon_reload,omitempty"`
 	// Listen is a socket unit's addresses, as systemd has them loaded.
 	Listen []string `json:"listen,omitempty"`
+	// Accounting is AccountingProcess when CPU or Memory could not come
+	// from systemd's accounting and are the main process's instead.
+	Accounting string `json:"accounting,omitempty"`
 }
 
 // DBus is [Systemd] over a D-Bus connection to the system manager.
@@ -190,7 +194,46 @@ func (d *DBus) Unit(ctx context.Context, unit string) (Unit, error) {
 	if c, ok := sp["CPUUsageNSec"].(uint64); ok && c != math.MaxUint64 {
 		u.CPU = c
 	}
+	if (u.CPU == 0 || u.Memory == 0) && u.MainPID != 0 {
+		// No accounting from systemd (no cpu or memory controller, as in
+		// a container on a cgroup v1 host): the main process's own.
+		if cpu, rss, err := processUsage(u.MainPID); err == nil {
+			if u.CPU == 0 {
+				u.CPU, u.Accounting = uint64(cpu), AccountingProcess
+			}
+			if u.Memory == 0 {
+				u.Memory, u.Accounting = rss, AccountingProcess
+			}
+		}
+	}
 	return u, nil
+}
+
+// AccountingProcess marks a Unit whose CPU or memory is its main
+// process's (from /proc) rather than its control group's.
+const AccountingProcess = "main process"
+
+// processUsage reads a process's CPU time and resident memory from /proc.
+func processUsage(pid uint32) (cpu time.Duration, rss uint64, err error) {
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, 0, err
+	}
+	// The command name, in parentheses, may hold spaces: fields count
+	// from after its closing parenthesis (field 3, state).
+	i := bytes.LastIndexByte(stat, ')')
+	if i < 0 {
+		return 0, 0, fmt.Errorf("/proc/%d/stat: no command name", pid)
+	}
+	f := strings.Fields(string(stat[i+1:]))
+	if len(f) < 22 {
+		return 0, 0, fmt.Errorf("/proc/%d/stat: %d fields", pid, len(f))
+	}
+	utime, _ := strconv.ParseUint(f[11], 10, 64) // field 14
+	stime, _ := strconv.ParseUint(f[12], 10, 64) // field 15
+	pages, _ := strconv.ParseUint(f[21], 10, 64) // field 24, rss
+	// USER_HZ is 100 on Linux.
+	return time.Duration(utime+stime) * 10 * time.Millisecond, pages * uint64(os.Getpagesize()), nil
 }
 
 // List implements [Systemd].

@@ -121,7 +121,7 @@ func renderTop(w io.Writer, st Status, prev map[string]sample, now time.Time, in
 		cpuPct, rps := "-", "-"
 		if p, ok := prev[u.Name]; ok && p.pid == s.pid && s.pid != 0 {
 			dt := now.Sub(p.at).Seconds()
-			if dt > 0 && s.cpu >= p.cpu {
+			if dt > 0 && s.cpu != 0 && s.cpu >= p.cpu {
 				cpuPct = fmt.Sprintf("%.1f", float64(s.cpu-p.cpu)/1e9/dt*100)
 			}
 			if dt > 0 && s.counted && p.counted && s.requests >= p.requests {
@@ -147,6 +147,9 @@ func renderTop(w io.Writer, st Status, prev map[string]sample, now time.Time, in
 	fmt.Fprintf(w, "socket %s %s %s  ·  %d of %d instances active%s\n\n", st.Socket.Name,
 		paint(color, stateColor(st.Socket), st.Socket.ActiveState), strings.Join(st.Socket.Listen, ", "), serving, st.Configured, req)
 	t.write(w, color)
+	if accountedByProcess(st.Instances) {
+		fmt.Fprintln(w, paint(color, dim, "memory and CPU: the main process's (systemd has no accounting for the instances here)"))
+	}
 	return next
 }
 

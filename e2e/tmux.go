@@ -1,0 +1,85 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Pane is a tmux session inside a container: a real terminal for the
+// terminal views (top, colours, progress in place), read back with
+// capture-pane.
+type Pane struct {
+	m    *Machine
+	name string
+}
+
+// Tmux starts command in a new detached tmux session of width × height
+// inside the container.
+func (m *Machine) Tmux(ctx context.Context, name string, width, height int, command string) (*Pane, error) {
+	out, err := m.Run(ctx, "env", "TERM=xterm-256color", "tmux", "new-session", "-d", "-s", name,
+		"-x", strconv.Itoa(width), "-y", strconv.Itoa(height), command)
+	if err != nil {
+		return nil, fmt.Errorf("tmux: %w: %s", err, out)
+	}
+	return &Pane{m: m, name: name}, nil
+}
+
+// Capture is what the pane shows; with escapes, its colours as SGR
+// sequences too.
+func (p *Pane) Capture(ctx context.Context, escapes bool) (string, error) {
+	args := []string{"tmux", "capture-pane", "-p", "-t", p.name}
+	if escapes {
+		args = append(args, "-e")
+	}
+	return p.m.Run(ctx, args...)
+}
+
+// WaitFor captures the pane until ok accepts what it shows, and returns
+// that; after timeout it returns the last capture and an error.
+func (p *Pane) WaitFor(ctx context.Context, timeout time.Duration, escapes bool, ok func(string) bool) (string, error) {
+	deadline := time.Now().Add(timeout)
+	for {
+		s, err := p.Capture(ctx, escapes)
+		if err == nil && ok(s) {
+			return s, nil
+		}
+		if time.Now().After(deadline) {
+			return s, fmt.Errorf("tmux %s: not there after %s (err %v)", p.name, timeout, err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// Keys types keys into the pane (tmux send-keys names: "q", "C-c").
+func (p *Pane) Keys(ctx context.Context, keys ...string) error {
+	out, err := p.m.Run(ctx, append([]string{"tmux", "send-keys", "-t", p.name}, keys...)...)
+	if err != nil {
+		return fmt.Errorf("tmux send-keys: %w: %s", err, out)
+	}
+	return nil
+}
+
+// Alive reports whether the session still exists (its command runs).
+func (p *Pane) Alive(ctx context.Context) bool {
+	_, err := p.m.Run(ctx, "tmux", "has-session", "-t", p.name)
+	return err == nil
+}
+
+// Kill ends the session.
+func (p *Pane) Kill(ctx context.Context) {
+	_, _ = p.m.Run(ctx, "tmux", "kill-session", "-t", p.name)
+}
+
+// Lines are the non-empty lines of a capture.
+func Lines(capture string) []string {
+	var out []string
+	for _, l := range strings.Split(capture, "\n") {
+		if strings.TrimSpace(l) != "" {
+			out = append(out, strings.TrimRight(l, " "))
+		}
+	}
+	return out
+}
