@@ -62,6 +62,7 @@ deb: ## dist/app_$(VERSION)_amd64.deb, built with nfpm
 	for b in $(DEB_BUILD)/app*; do objcopy --remove-section=.comment "$$b"; done
 	$(if $(WORKER),install -m 0755 $(WORKER) $(DEB_BUILD)/app)
 	packaging/changelog.sh '$(VERSION)' | gzip -9n > $(DEB_BUILD)/changelog.gz
+	for m in packaging/man/*.1; do gzip -9n < "$$m" > $(DEB_BUILD)/$$(basename "$$m").gz; done
 	VERSION='$(VERSION)' BIN_DIR=$(DEB_BUILD) DIST_DIR=$(DEB_BUILD) \
 		$(GO) run $(NFPM) package -f nfpm.yaml -p deb -t dist/app_$(VERSION)_amd64.deb
 
