@@ -28,6 +28,17 @@ func TestKeyboard(t *testing.T) {
 	require.NoError(t, c.WaitActive(c.ctx, 30*time.Second, c.instances(2)...))
 	pids := c.pids(t, 2)
 
+	step(t, "--help on every command", func(t *testing.T) {
+		for _, cmd := range [][]string{{"app"}, {"app-reloader"}, {"/lib/systemd/system-generators/app-generator"}} {
+			out := c.run(t, append(cmd, "--help")...)
+			assert.True(t, strings.HasPrefix(out, "usage: "+filepath.Base(cmd[0])), "%s --help: %s", cmd[0], out)
+		}
+		for _, name := range reloader.Commands() {
+			out := c.run(t, "app-reloader", name, "--help")
+			assert.True(t, strings.HasPrefix(out, "usage: app-reloader "+name), "app-reloader %s --help: %s", name, out)
+		}
+	})
+
 	step(t, "status --json", func(t *testing.T) {
 		var st reloader.Status
 		require.NoError(t, json.Unmarshal([]byte(c.run(t, "app-reloader", "status", "--json")), &st))
@@ -173,6 +184,12 @@ func TestKeyboard(t *testing.T) {
 			return busy == 2
 		})
 		t.Logf("app-reloader top, in tmux, under load:\n%s", out)
+		if err != nil {
+			for _, u := range c.instances(2) {
+				o, _ := c.Run(c.ctx, "systemctl", "show", "-p", "StatusText", u)
+				t.Logf("%s:\n%s", u, o)
+			}
+		}
 		require.NoError(t, err, "both instances show requests per second")
 		assert.Regexp(t, `socket app\.socket active 127\.0\.0\.1:\d+  ·  2 of 2 instances active, \d+ req/s`, out)
 		require.NoError(t, p.Keys(c.ctx, "q"))

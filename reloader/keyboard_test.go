@@ -185,6 +185,20 @@ func TestRenderTop(t *testing.T) {
 	assert.Regexp(t, `app@1.service\s+activating/start\s+11\s+-\s+2\s+-\s+-\s+-\s+warming up\n`, out)
 	assert.Contains(t, out, "1 of 2 instances active, 250 req/s")
 
+	// The count comes once a second; refreshes in between keep the rate
+	// (instead of showing 0 every other frame), until it is stale.
+	prev = renderTop(&bytes.Buffer{}, st, prev, now.Add(2*time.Second), time.Second, false)
+	b.Reset()
+	prev2 := renderTop(&b, st, prev, now.Add(2500*time.Millisecond), time.Second, false)
+	assert.Regexp(t, `app@0.service\s+active\s+10\s+\S+\s+0\s+\S+\s+8.0M\s+250\s+serving`, b.String())
+	st.Instances[0].StatusText = "serving version 1, 2000 requests"
+	b.Reset()
+	prev2 = renderTop(&b, st, prev2, now.Add(3*time.Second), time.Second, false)
+	assert.Regexp(t, `app@0.service\s+active\s+10\s+\S+\s+0\s+\S+\s+8.0M\s+500\s+serving`, b.String(), "500 more since the change seen at 2s")
+	b.Reset()
+	renderTop(&b, st, prev2, now.Add(7*time.Second), time.Second, false)
+	assert.Regexp(t, `app@0.service\s+active\s+10\s+\S+\s+0\s+\S+\s+8.0M\s+0\s+serving`, b.String(), "no change for 4s: 0")
+
 	// A new process starts its count again: no rate across it.
 	st.Instances[0].MainPID, st.Instances[0].StatusText = 12, "serving version 1, 3 requests"
 	b.Reset()

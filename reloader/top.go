@@ -35,7 +35,16 @@ type sample struct {
 	cpu      uint64 // ns
 	requests int64
 	counted  bool // the worker reports its request count
+	// The count comes about once a second, not at each refresh: the rate
+	// is taken between the refreshes that saw it change, and kept in
+	// between.
+	changed time.Time // when the count was last seen to change
+	rate    float64
+	hasRate bool
 }
+
+// staleRate is how long a rate is shown after the count last changed.
+const staleRate = 3 * time.Second
 
 // Top shows the instances live, refreshed from systemd's accounting
 // (CPUUsageNSec, MemoryCurrent, NRestarts) and the request count a worker
@@ -114,23 +123,34 @@ func renderTop(w io.Writer, st Status, prev map[string]sample, now time.Time, in
 	for _, u := range st.Instances {
 		s := sample{at: now, pid: u.MainPID, cpu: u.CPU}
 		s.requests, s.counted = activation.ParseRequests(u.StatusText)
-		next[u.Name] = s
 		if u.ActiveState == "active" {
 			serving++
 		}
 		cpuPct, rps := "-", "-"
+		s.changed = now
 		if p, ok := prev[u.Name]; ok && p.pid == s.pid && s.pid != 0 {
-			dt := now.Sub(p.at).Seconds()
-			if dt > 0 && s.cpu != 0 && s.cpu >= p.cpu {
+			if dt := now.Sub(p.at).Seconds(); dt > 0 && s.cpu != 0 && s.cpu >= p.cpu {
 				cpuPct = fmt.Sprintf("%.1f", float64(s.cpu-p.cpu)/1e9/dt*100)
 			}
-			if dt > 0 && s.counted && p.counted && s.requests >= p.requests {
-				v := float64(s.requests-p.requests) / dt
-				rps = fmt.Sprintf("%.0f", v)
-				total += v
+			if s.counted && p.counted && s.requests >= p.requests {
+				if s.requests != p.requests {
+					if dt := now.Sub(p.changed).Seconds(); dt > 0 {
+						s.rate, s.hasRate = float64(s.requests-p.requests)/dt, true
+					}
+				} else {
+					s.changed, s.rate, s.hasRate = p.changed, p.rate, p.hasRate
+					if now.Sub(p.changed) > staleRate {
+						s.rate = 0
+					}
+				}
+			}
+			if s.hasRate {
+				rps = fmt.Sprintf("%.0f", s.rate)
+				total += s.rate
 				counted = true
 			}
 		}
+		next[u.Name] = s
 		status := u.StatusText
 		if s.counted {
 			status = strings.TrimSuffix(strings.TrimSuffix(status, fmt.Sprintf("%d requests", s.requests)), ", ")

@@ -7,13 +7,22 @@ package main
 import (
 	"fmt"
 	"os"
+	"strings"
 
 	"example.com/app/units"
 )
 
 func main() {
-	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: app-generator NORMAL-DIR [EARLY-DIR LATE-DIR]")
+	const usage = "usage: app-generator NORMAL-DIR [EARLY-DIR LATE-DIR]\n\n" +
+		"A systemd generator (systemd.generator(7)), run by systemd at boot and on\n" +
+		"daemon-reload: turns " + units.DefaultConfigPath + " into drop-ins for app.socket and\n" +
+		"app@.service and one app.target.wants link per instance, in NORMAL-DIR.\n"
+	if len(os.Args) > 1 && (os.Args[1] == "-h" || os.Args[1] == "-help" || os.Args[1] == "--help") {
+		fmt.Print(usage)
+		return
+	}
+	if len(os.Args) < 2 || strings.HasPrefix(os.Args[1], "-") {
+		fmt.Fprint(os.Stderr, usage)
 		os.Exit(2)
 	}
 	path := units.DefaultConfigPath

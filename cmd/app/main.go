@@ -5,6 +5,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -35,7 +36,19 @@ func main() {
 	fs.IntVar(&cfg.MaxConnRequests, "max-conn-requests", envInt("APP_MAX_CONN_REQUESTS", 1000), "close keep-alive connections after this many requests, 0 = never (env APP_MAX_CONN_REQUESTS)")
 	fs.StringVar(&cfg.Accept, "accept", envOr("APP_ACCEPT", worker.AcceptFair), "how to take connections from a shared socket: \"fair\" (in turn with the other instances: EPOLLEXCLUSIVE, re-armed) or \"go\" (Go's poller: whichever wakes first) (env APP_ACCEPT)")
 	showVersion := fs.Bool("version", false, "print the version and exit")
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), "usage: app [flags]\n\nThe app cluster's reference HTTP worker: serves on the sockets systemd passes\n(or on -listen), sends READY=1, drains on SIGTERM. See man app.\n\nflags:\n")
+		fs.PrintDefaults()
+	}
+	for _, a := range os.Args[1:] {
+		if a == "-h" || a == "-help" || a == "--help" {
+			fs.SetOutput(os.Stdout) // asked for: the usage is the output
+		}
+	}
 	if err := fs.Parse(os.Args[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return
+		}
 		os.Exit(2)
 	}
 	if *showVersion {
