@@ -3,6 +3,7 @@ package reloader
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -14,43 +15,63 @@ import (
 	"example.com/app/units"
 )
 
+// rolloutFlags are the flags reload and scale share.
+type rolloutFlags struct {
+	config, lock            *string
+	json, verbose, plainOut *bool
+}
+
+func addRolloutFlags(fs *flag.FlagSet, configHelp string) rolloutFlags {
+	return rolloutFlags{
+		config:   fs.String("config", units.DefaultConfigPath, configHelp),
+		json:     fs.Bool("json", false, "print the report as JSON on stdout (progress goes to stderr)"),
+		lock:     fs.String("lock", DefaultLockPath, "rollout lock file"),
+		verbose:  fs.Bool("verbose", false, "log each step's D-Bus calls and timings"),
+		plainOut: fs.Bool("plain", false, "progress as one line per step even on a terminal"),
+	}
+}
+
+// begin connects to systemd and takes the rollout lock; end undoes both.
+func (o *cli) begin(ctx context.Context, cmd string, cfg units.Config, f rolloutFlags) (r *Reloader, end func(), ok bool) {
+	r, closeBus, ok := o.reloader(ctx, cmd, cfg, *f.config, verboseLogger(o.stderr, *f.verbose))
+	if !ok {
+		return nil, nil, false
+	}
+	unlock, err := Lock(*f.lock)
+	if err != nil {
+		closeBus()
+		fmt.Fprintf(o.stderr, "app-reloader %s: %v\n", cmd, err)
+		return nil, nil, false
+	}
+	r.Progress = progressTo(o.progress(*f.json), *f.plainOut)
+	return r, func() { unlock(); closeBus() }, true
+}
+
 func runReload(ctx context.Context, o *cli, args []string) int {
 	fs := o.flags("reload")
-	config := fs.String("config", units.DefaultConfigPath, "configuration file")
-	asJSON := fs.Bool("json", false, "print the report as JSON on stdout (progress goes to stderr)")
-	lockPath := fs.String("lock", DefaultLockPath, "rollout lock file")
+	f := addRolloutFlags(fs, "configuration file")
 	reportPath := fs.String("report", DefaultReportPath, "where the last rollout's report is kept")
-	verbose := fs.Bool("verbose", false, "log each step's D-Bus calls and timings")
-	plainOut := fs.Bool("plain", false, "progress as one line per step even on a terminal")
 	if code := o.parse(fs, args, 0, 0); code >= 0 {
 		return code
 	}
-	cfg, ok := o.config("reload", *config)
+	cfg, ok := o.config("reload", *f.config)
 	if !ok {
 		return 1
 	}
 	if os.Geteuid() != 0 {
-		return o.delegate(ctx, *config, *reportPath, *asJSON)
+		return o.delegate(ctx, *f.config, *reportPath, *f.json)
 	}
-	r, closeBus, ok := o.reloader(ctx, "reload", cfg, *config, verboseLogger(o.stderr, *verbose))
+	r, end, ok := o.begin(ctx, "reload", cfg, f)
 	if !ok {
 		return 1
 	}
-	defer closeBus()
-	unlock, err := Lock(*lockPath)
-	if err != nil {
-		fmt.Fprintf(o.stderr, "app-reloader reload: %v\n", err)
-		return 1
-	}
-	defer unlock()
-	progress := o.progress(*asJSON)
-	r.Progress = progressTo(progress, *plainOut)
-	fmt.Fprintf(progress, "rolling %d instances of %s\n", cfg.Count(), strings.Join(cfg.ListenStrings(), ", "))
+	defer end()
+	fmt.Fprintf(o.progress(*f.json), "rolling %d instances of %s\n", cfg.Count(), strings.Join(cfg.ListenStrings(), ", "))
 	rep, rerr := r.Reload(ctx, cfg.Count())
 	if err := SaveReport(*reportPath, rep); err != nil {
 		fmt.Fprintf(o.stderr, "app-reloader reload: %v\n", err)
 	}
-	return o.report("reload", rep, rerr, *asJSON)
+	return o.report("reload", rep, rerr, *f.json)
 }
 
 // progress is where a rollout's progress goes: stdout, or stderr when
@@ -78,11 +99,7 @@ func (o *cli) report(cmd string, rep Report, err error, asJSON bool) int {
 
 func runScale(ctx context.Context, o *cli, args []string) int {
 	fs := o.flags("scale")
-	config := fs.String("config", units.DefaultConfigPath, "configuration file (rewritten: its instances key)")
-	asJSON := fs.Bool("json", false, "print the report as JSON on stdout (progress goes to stderr)")
-	lockPath := fs.String("lock", DefaultLockPath, "rollout lock file")
-	verbose := fs.Bool("verbose", false, "log each step's D-Bus calls and timings")
-	plainOut := fs.Bool("plain", false, "progress as one line per step even on a terminal")
+	f := addRolloutFlags(fs, "configuration file (rewritten: its instances key)")
 	fs.Usage = scaleUsage(fs, fs.Usage)
 	// -N is a count, not a flag.
 	var rest []string
@@ -99,7 +116,7 @@ func runScale(ctx context.Context, o *cli, args []string) int {
 	if code := o.parse(fs, args, 1, 1); code >= 0 {
 		return code
 	}
-	cfg, ok := o.config("scale", *config)
+	cfg, ok := o.config("scale", *f.config)
 	if !ok {
 		return 1
 	}
@@ -109,33 +126,25 @@ func runScale(ctx context.Context, o *cli, args []string) int {
 		return 2
 	}
 	if os.Geteuid() != 0 {
-		fmt.Fprintf(o.stderr, "app-reloader scale: changing %s and the instances needs root (the %s group may run reload only)\nnothing was changed: the running instances keep running\n", *config, DeployGroup)
+		fmt.Fprintf(o.stderr, "app-reloader scale: changing %s and the instances needs root (the %s group may run reload only)\nnothing was changed: the running instances keep running\n", *f.config, DeployGroup)
 		return 1
 	}
-	r, closeBus, ok := o.reloader(ctx, "scale", cfg, *config, verboseLogger(o.stderr, *verbose))
+	r, end, ok := o.begin(ctx, "scale", cfg, f)
 	if !ok {
 		return 1
 	}
-	defer closeBus()
-	unlock, err := Lock(*lockPath)
-	if err != nil {
-		fmt.Fprintf(o.stderr, "app-reloader scale: %v\n", err)
-		return 1
-	}
-	defer unlock()
+	defer end()
 	before := cfg.Count()
-	if cfg, err = units.SetInstances(*config, want); err != nil {
+	if cfg, err = units.SetInstances(*f.config, want); err != nil {
 		fmt.Fprintf(o.stderr, "app-reloader scale: %v\nnothing was changed: the running instances keep running\n", err)
 		return 1
 	}
 	// The file changed: the reloader's view of it must too.
-	files := &FileState{Config: cfg, Source: *config}
+	files := &FileState{Config: cfg, Source: *f.config}
 	r.Unchanged, r.Reloaded = files.Unchanged, files.Reloaded
-	progress := o.progress(*asJSON)
-	r.Progress = progressTo(progress, *plainOut)
-	fmt.Fprintf(progress, "scaling from %d to %d instances (%s: instances = %s)\n", before, cfg.Count(), *config, want.TOML())
+	fmt.Fprintf(o.progress(*f.json), "scaling from %d to %d instances (%s: instances = %s)\n", before, cfg.Count(), *f.config, want.TOML())
 	rep, rerr := r.Scale(ctx, cfg.Count())
-	return o.report("scale", rep, rerr, *asJSON)
+	return o.report("scale", rep, rerr, *f.json)
 }
 
 func scaleUsage(fs interface{ Output() io.Writer }, std func()) func() {

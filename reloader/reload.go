@@ -443,7 +443,12 @@ func (r *Reloader) surgeWanted(ctx context.Context, regular []string) (bool, str
 		}
 		if running(u) {
 			replacing++
-			biggest = max(biggest, u.Memory)
+			// Only the control group's use counts: a main process's
+			// resident memory leaves out its children and page cache,
+			// so without accounting the limit is the estimate.
+			if u.Accounting != AccountingProcess {
+				biggest = max(biggest, u.Memory)
+			}
 		}
 	}
 	switch {

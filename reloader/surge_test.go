@@ -125,6 +125,7 @@ func TestSurgeDecision(t *testing.T) {
 		mode    units.Surge
 		running bool
 		memory  uint64 // of each running instance
+		process bool   // memory is the main process's, not the cgroup's
 		limit   uint64
 		avail   uint64
 		availOK bool
@@ -140,6 +141,8 @@ func TestSurgeDecision(t *testing.T) {
 			note: `surge "auto": 100.0M of memory available, one more instance may need 300.0M`},
 		{name: "auto, limit when use unknown", mode: units.SurgeAuto, running: true, limit: 2048 * mb, avail: 1024 * mb, availOK: true,
 			note: `surge "auto": 1.0G of memory available, one more instance may need 2.0G`},
+		{name: "auto, only the main process's memory: the limit", mode: units.SurgeAuto, running: true, memory: 10 * mb, process: true, limit: 2048 * mb, avail: 1024 * mb, availOK: true,
+			note: `surge "auto": 1.0G of memory available, one more instance may need 2.0G`},
 		{name: "auto, nothing known", mode: units.SurgeAuto, running: true, surge: true},
 		{name: "auto, cannot read", mode: units.SurgeAuto, running: true, memory: mb,
 			note: `surge "auto": cannot tell whether one more instance fits: no meminfo`},
@@ -149,6 +152,9 @@ func TestSurgeDecision(t *testing.T) {
 			if tc.running {
 				f = newFake("app@0.service", "app@1.service")
 				f.units["app@1.service"].Memory = tc.memory
+				if tc.process {
+					f.units["app@1.service"].Accounting = AccountingProcess
+				}
 			}
 			rr := &Reloader{Systemd: f, Surge: tc.mode, MemoryLimit: tc.limit, MemAvailable: func() (uint64, error) {
 				if !tc.availOK {
