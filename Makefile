@@ -13,7 +13,7 @@ DEB_BUILD   := dist/build-$(VERSION)
 # reference worker.
 WORKER      ?=
 
-.PHONY: help build test unit fuzz e2e e2e-deps lint deb demo bench bench-deps clean
+.PHONY: help build test unit fuzz e2e e2e-deps lint deb repo demo bench bench-deps clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
@@ -39,6 +39,8 @@ e2e-deps:
 	command -v lintian >/dev/null || missing="$$missing lintian"; \
 	command -v curl >/dev/null || missing="$$missing curl"; \
 	command -v tmux >/dev/null || missing="$$missing tmux"; \
+	command -v apt-ftparchive >/dev/null || missing="$$missing apt-utils"; \
+	command -v gpg >/dev/null || missing="$$missing gnupg"; \
 	command -v gnuplot >/dev/null || missing="$$missing gnuplot-nox"; \
 	[ -x /usr/lib/polkit-1/polkitd ] || missing="$$missing polkitd"; \
 	if [ -n "$$missing" ]; then echo "installing$$missing"; apt-get update -qq && \
@@ -65,6 +67,12 @@ deb: ## dist/app_$(VERSION)_amd64.deb, built with nfpm
 	for m in packaging/man/*.1; do gzip -9n < "$$m" > $(DEB_BUILD)/$$(basename "$$m").gz; done
 	VERSION='$(VERSION)' BIN_DIR=$(DEB_BUILD) DIST_DIR=$(DEB_BUILD) \
 		$(GO) run $(NFPM) package -f nfpm.yaml -p deb -t dist/app_$(VERSION)_amd64.deb
+
+# The packages `make repo` publishes; every version built so far by default.
+DEBS     ?= $(sort $(wildcard dist/app_*_amd64.deb))
+REPO_DIR ?= dist/repo
+repo: ## a signed APT repository in dist/repo of dist/*.deb (REPO_KEY_FILE or REPO_KEY_ID, REPO_URL; see README)
+	REPO_DIR='$(REPO_DIR)' packaging/repo.sh $(DEBS)
 
 demo: e2e-deps ## the live demo: install, then upgrade under load, on a throwaway systemd (root)
 	$(MAKE) --no-print-directory deb VERSION=1.0.0 >/dev/null

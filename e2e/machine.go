@@ -92,9 +92,12 @@ func Prerequisites() error {
 	if _, err := os.Stat("/usr/lib/polkit-1/polkitd"); err != nil {
 		missing = append(missing, "polkitd (apt-get install polkitd)")
 	}
-	// The terminal views are tested in a real terminal: tmux.
-	if _, err := exec.LookPath("tmux"); err != nil {
-		missing = append(missing, "tmux (apt-get install tmux)")
+	// The terminal views are tested in a real terminal (tmux); the APT
+	// repository is built with Debian's tools (apt-ftparchive, gpg).
+	for bin, pkg := range map[string]string{"tmux": "tmux", "apt-ftparchive": "apt-utils", "gpg": "gnupg"} {
+		if _, err := exec.LookPath(bin); err != nil {
+			missing = append(missing, bin+" (apt-get install "+pkg+")")
+		}
 	}
 	if len(missing) > 0 {
 		return fmt.Errorf("e2e test bed needs: %s", strings.Join(missing, "; "))
