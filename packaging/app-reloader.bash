@@ -15,8 +15,8 @@ _app_reloader() {
     fi
     local cmd=${COMP_WORDS[1]} flags=""
     case $cmd in
-        reload)     flags="-config -json -lock -plain -report -verbose" ;;
-        status)     flags="-config -json -report" ;;
+        reload)     flags="-config -host -json -lock -parallel -plain -report -ssh -verbose" ;;
+        status)     flags="-config -host -json -report -ssh" ;;
         describe)   flags="-config -json" ;;
         logs)       flags="-f -json -n -since" ;;
         top)        flags="-config -interval -n" ;;
@@ -29,7 +29,11 @@ _app_reloader() {
         -config | -lock | -report | -o | -dir)
             COMPREPLY=($(compgen -f -- "$cur"))
             return ;;
-        -n | -since | -interval | -app | -env | -window | -max-restarts | -socket)
+        -host)
+            # The hosts ssh knows by name.
+            COMPREPLY=($(compgen -A hostname -- "$cur"))
+            return ;;
+        -n | -since | -interval | -app | -env | -window | -max-restarts | -socket | -parallel | -ssh)
             return ;;
     esac
     if [[ $cur == -* ]]; then

@@ -51,8 +51,12 @@ func runReload(ctx context.Context, o *cli, args []string) int {
 	fs := o.flags("reload")
 	f := addRolloutFlags(fs, "configuration file")
 	reportPath := fs.String("report", DefaultReportPath, "where the last rollout's report is kept")
+	hf := addHostFlags(fs, true)
 	if code := o.parse(fs, args, 0, 0); code >= 0 {
 		return code
+	}
+	if len(hf.hosts) > 0 {
+		return o.reloadHosts(ctx, hf, *f.json)
 	}
 	cfg, ok := o.config("reload", *f.config)
 	if !ok {

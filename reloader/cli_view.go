@@ -14,8 +14,12 @@ func runStatus(ctx context.Context, o *cli, args []string) int {
 	config := fs.String("config", units.DefaultConfigPath, "configuration file")
 	asJSON := fs.Bool("json", false, "print the status as JSON on stdout (fields: see man app-reloader)")
 	reportPath := fs.String("report", DefaultReportPath, "where the last rollout's report is kept")
+	hf := addHostFlags(fs, false)
 	if code := o.parse(fs, args, 0, 0); code >= 0 {
 		return code
+	}
+	if len(hf.hosts) > 0 {
+		return o.statusHosts(ctx, hf, *asJSON)
 	}
 	cfg, ok := o.config("status", *config)
 	if !ok {

@@ -49,6 +49,15 @@ func (d *DBus) Reload(ctx context.Context, unit string) (string, error) {
 // for [Reloader.Reload]).
 func Delegate(ctx context.Context, sd Reloading, reportPath string) (*Report, error) {
 	asked := time.Now()
+	return DelegateWith(ctx, sd, reportPath, func() (*Report, error) { return LoadReport(reportPath) },
+		func(rep *Report) bool { return !rep.Started.Before(asked.Add(-time.Second)) })
+}
+
+// DelegateWith is [Delegate] with the report read by load (reportPath
+// only names it in errors), and fresh telling this rollout's report from
+// an earlier one: for a report on another machine, whose clock is not
+// this one's.
+func DelegateWith(ctx context.Context, sd Reloading, reportPath string, load func() (*Report, error), fresh func(*Report) bool) (*Report, error) {
 	result, err := sd.Reload(ctx, ReloadUnit)
 	if err != nil {
 		var derr dbus.Error
@@ -62,8 +71,8 @@ func Delegate(ctx context.Context, sd Reloading, reportPath string) (*Report, er
 		}
 		return nil, err
 	}
-	rep, lerr := LoadReport(reportPath)
-	if lerr == nil && rep != nil && rep.Started.Before(asked.Add(-time.Second)) {
+	rep, lerr := load()
+	if lerr == nil && rep != nil && !fresh(rep) {
 		rep = nil // an earlier rollout's
 	}
 	switch {

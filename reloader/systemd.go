@@ -67,6 +67,9 @@ type Unit struct {
 // DBus is [Systemd] over a D-Bus connection to the system manager.
 type DBus struct {
 	conn *sd.Conn
+	// remote: another machine's systemd (see [Remote]); its PIDs are not
+	// this machine's.
+	remote bool
 }
 
 // Connect connects to systemd over the system bus (as root, falling back to
@@ -194,7 +197,7 @@ func (d *DBus) Unit(ctx context.Context, unit string) (Unit, error) {
 	if c, ok := sp["CPUUsageNSec"].(uint64); ok && c != math.MaxUint64 {
 		u.CPU = c
 	}
-	if (u.CPU == 0 || u.Memory == 0) && u.MainPID != 0 {
+	if (u.CPU == 0 || u.Memory == 0) && u.MainPID != 0 && !d.remote {
 		// No accounting from systemd (no cpu or memory controller, as in
 		// a container on a cgroup v1 host): the main process's own.
 		if cpu, rss, err := processUsage(u.MainPID); err == nil {

@@ -1,0 +1,181 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"example.com/app/reloader"
+)
+
+// sshClient is a key pair generated for a test and the ssh config that
+// names its machines.
+type sshClient struct {
+	dir, key, config string
+}
+
+func newSSHClient(t *testing.T) *sshClient {
+	t.Helper()
+	dir := t.TempDir()
+	s := &sshClient{dir: dir, key: filepath.Join(dir, "id_ed25519"), config: filepath.Join(dir, "config")}
+	out, err := exec.Command("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "app-e2e", "-f", s.key).CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	return s
+}
+
+// installSSHD installs openssh-server in the container (not started by
+// the install), lets this client's key log in as root, and starts sshd on
+// a loopback port; the machine is then `name` in the client's config.
+func (s *sshClient) installSSHD(t *testing.T, c *cluster, name string) {
+	t.Helper()
+	require.NoError(t, os.WriteFile(filepath.Join(c.Root, "usr/sbin/policy-rc.d"), []byte("#!/bin/sh\nexit 101\n"), 0o755))
+	out, err := c.Run(c.ctx, "sh", "-c", "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends openssh-server")
+	require.NoError(t, err, "apt-get install openssh-server in the container:\n%s", tail(out, 20))
+	require.NoError(t, os.Remove(filepath.Join(c.Root, "usr/sbin/policy-rc.d")))
+	port := freePort(t)
+	require.NoError(t, os.WriteFile(filepath.Join(c.Root, "etc/ssh/sshd_config.d/app-e2e.conf"),
+		fmt.Appendf(nil, "Port %d\nListenAddress 127.0.0.1\nPermitRootLogin prohibit-password\nPasswordAuthentication no\n", port), 0o644))
+	pub, err := os.ReadFile(s.key + ".pub")
+	require.NoError(t, err)
+	require.NoError(t, os.MkdirAll(filepath.Join(c.Root, "root/.ssh"), 0o700))
+	require.NoError(t, os.WriteFile(filepath.Join(c.Root, "root/.ssh/authorized_keys"), pub, 0o600))
+	c.run(t, "systemctl", "start", "ssh.service")
+	hostKey, err := os.ReadFile(filepath.Join(c.Root, "etc/ssh/ssh_host_ed25519_key.pub"))
+	require.NoError(t, err)
+	f := strings.Fields(string(hostKey))
+	known, err := os.OpenFile(filepath.Join(s.dir, "known_hosts"), os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600)
+	require.NoError(t, err)
+	fmt.Fprintf(known, "%s %s %s\n", name, f[0], f[1])
+	require.NoError(t, known.Close())
+	cfg, err := os.OpenFile(s.config, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600)
+	require.NoError(t, err)
+	fmt.Fprintf(cfg, "Host %s\n  HostName 127.0.0.1\n  Port %d\n  User root\n  HostKeyAlias %s\n  IdentityFile %s\n  IdentitiesOnly yes\n  UserKnownHostsFile %s\n  StrictHostKeyChecking yes\n  ConnectTimeout 10\n\n",
+		name, port, name, s.key, filepath.Join(s.dir, "known_hosts"))
+	require.NoError(t, cfg.Close())
+}
+
+// reloader runs this machine's app-reloader against the hosts.
+func (s *sshClient) reloader(t *testing.T, args ...string) (string, string, error) {
+	t.Helper()
+	cmd := exec.Command(filepath.Join(bins["1"], "app-reloader"), append(args[:1:1], append([]string{"-ssh", "ssh -F " + s.config}, args[1:]...)...)...)
+	var stdout, stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	return stdout.String(), stderr.String(), err
+}
+
+// Two machines, each a throwaway systemd reached over SSH as systemctl -H
+// reaches one: status and a rolling deploy across both from this machine,
+// under load; a broken release stops on the first machine and the second
+// keeps the old release.
+func TestRemoteHosts(t *testing.T) {
+	const n = 2
+	hosts := []*cluster{newCluster(t, "instances = 2\n"), newCluster(t, "instances = 2\n")}
+	names := []string{"host1", "host2"}
+	ssh := newSSHClient(t)
+	for i, c := range hosts {
+		require.NoError(t, c.WaitActive(c.ctx, 30*time.Second, c.instances(n)...))
+		ssh.installSSHD(t, c, names[i])
+	}
+	all := strings.Join(names, ",")
+
+	step(t, "status -host", func(t *testing.T) {
+		out, errs, err := ssh.reloader(t, "status", "-host", all)
+		t.Logf("app-reloader status -host %s:\n%s", all, out)
+		require.NoError(t, err, errs)
+		for _, name := range names {
+			assert.Contains(t, out, "== "+name+"\n")
+		}
+		assert.Regexp(t, `app@1\.service\s+active`, out)
+		out, errs, err = ssh.reloader(t, "status", "-json", "-host", all)
+		require.NoError(t, err, errs)
+		var st map[string]reloader.Status
+		require.NoError(t, json.Unmarshal([]byte(out), &st))
+		for i, name := range names {
+			require.Len(t, st[name].Instances, n)
+			pids := hosts[i].pids(t, n)
+			for _, u := range st[name].Instances {
+				assert.EqualValues(t, pids[u.Name], u.MainPID, "%s %s", name, u.Name)
+			}
+		}
+	})
+
+	roll := func(t *testing.T, version string) ([]reloader.HostResult, string, error) {
+		t.Helper()
+		out, errs, err := ssh.reloader(t, "reload", "-json", "-host", all)
+		t.Logf("app-reloader reload -host %s (release %s):\n%s", all, version, errs)
+		var res []reloader.HostResult
+		require.NoError(t, json.Unmarshal([]byte(out), &res), out)
+		return res, errs, err
+	}
+
+	step(t, "a rolling deploy across both hosts under load", func(t *testing.T) {
+		var loads []*Load
+		var before []map[string]int
+		since := time.Now()
+		for _, c := range hosts {
+			loads = append(loads, c.load(t))
+			require.NoError(t, c.InstallWorker(bins["2"]))
+			before = append(before, c.pids(t, n))
+		}
+		time.Sleep(time.Second)
+		res, errs, err := roll(t, "2")
+		require.NoError(t, err, errs)
+		require.Len(t, res, 2)
+		for i, c := range hosts {
+			assert.Equal(t, names[i], res[i].Host)
+			assert.Empty(t, res[i].Error)
+			require.NotNil(t, res[i].Report)
+			assert.True(t, res[i].Report.OK)
+			t.Logf("%s: rolled in %s (its own rollout %s)", names[i], res[i].Took.Round(time.Millisecond), res[i].Report.Took.Round(time.Millisecond))
+			c.checkRollout(t, names[i], n, before[i], since, "2", true)
+		}
+		assert.True(t, res[0].Report.Started.Before(res[1].Report.Started), "one host after the other")
+		time.Sleep(500 * time.Millisecond)
+		for i, l := range loads {
+			r := l.Stop()
+			t.Logf("load on %s through the deploy: %s", names[i], r.Summary())
+			assert.Zero(t, r.Failed(), "%s: failed requests: %v", names[i], r.Errors(10))
+		}
+	})
+
+	step(t, "a broken release stops on the first host; the second keeps the old one", func(t *testing.T) {
+		broken := filepath.Join(t.TempDir(), "app")
+		require.NoError(t, os.WriteFile(broken, []byte("#!/bin/sh\necho 'broken release: cannot start' >&2\nexit 3\n"), 0o755))
+		var before []map[string]int
+		for _, c := range hosts {
+			require.NoError(t, c.InstallWorker(filepath.Dir(broken)))
+			before = append(before, c.pids(t, n))
+		}
+		l := hosts[1].load(t)
+		res, errs, err := roll(t, "broken")
+		require.Error(t, err, "the deploy fails")
+		assert.Contains(t, errs, "host1: FAILED at app@spare.service")
+		assert.Contains(t, errs, "host1 | last log lines of app@spare.service")
+		assert.Contains(t, errs, "rollout failed on a host: host1; the hosts after it were not touched")
+		require.Len(t, res, 2)
+		require.NotNil(t, res[0].Report)
+		require.NotNil(t, res[0].Report.Failure)
+		assert.Equal(t, "app@spare.service", res[0].Report.Failure.Unit)
+		assert.True(t, res[1].Skipped, "host2 not touched")
+		for i, c := range hosts {
+			assert.Equal(t, before[i], c.pids(t, n), "%s: no instance touched (the spare caught it)", names[i])
+		}
+		r := l.Stop()
+		assert.Zero(t, r.Failed())
+		assert.Equal(t, []string{"2"}, keys(r.By(func(s Sample) string { return s.Version })), "host2 serves the old release")
+		out, _, err := ssh.reloader(t, "status", "-host", "host1")
+		require.NoError(t, err)
+		assert.Contains(t, out, "last rollout: FAILED")
+	})
+}

@@ -1,0 +1,247 @@
+package reloader
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	sd "github.com/coreos/go-systemd/v22/dbus"
+	"github.com/godbus/dbus/v5"
+
+	"example.com/app/units"
+)
+
+// DefaultSSH is the command that reaches another machine; its options come
+// from ~/.ssh/config, or from the command itself ("ssh -F fleet.conf").
+const DefaultSSH = "ssh"
+
+// Remote is a machine reached over SSH: its systemd through
+// systemd-stdio-bridge, as `systemctl -H` does, and its files through
+// plain commands.
+type Remote struct {
+	// Host is what ssh connects to: "web1", "root@10.0.0.5".
+	Host string
+	// SSH is the command and its options, split on spaces; "" is DefaultSSH.
+	SSH string
+}
+
+func (r Remote) command(ctx context.Context, remote ...string) *exec.Cmd {
+	ssh := strings.Fields(r.SSH)
+	if len(ssh) == 0 {
+		ssh = []string{DefaultSSH}
+	}
+	// -x: no X11, -T: no terminal (a binary stream), BatchMode: fail
+	// instead of asking for a password.
+	args := append(ssh[1:], "-x", "-T", "-o", "BatchMode=yes", "--", r.Host)
+	return exec.CommandContext(ctx, ssh[0], append(args, remote...)...)
+}
+
+// pipe is a D-Bus connection's stream: the ssh process's stdout and stdin.
+type pipe struct {
+	io.Reader
+	io.WriteCloser
+	cmd    *exec.Cmd
+	stderr *bytes.Buffer
+	once   sync.Once
+}
+
+func (p *pipe) Close() error {
+	p.once.Do(func() {
+		p.WriteCloser.Close()
+		_ = p.cmd.Process.Kill() // the ssh we started, by its PID
+		_ = p.cmd.Wait()
+	})
+	return nil
+}
+
+// dialBus opens one D-Bus connection to the remote system manager over
+// `ssh HOST systemd-stdio-bridge`.
+func (r Remote) dialBus(ctx context.Context) (*dbus.Conn, error) {
+	cmd := r.command(ctx, "systemd-stdio-bridge")
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, err
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	p := &pipe{Reader: stdout, WriteCloser: stdin, cmd: cmd, stderr: &bytes.Buffer{}}
+	cmd.Stderr = p.stderr
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("%s: %w", strings.Join(cmd.Args, " "), err)
+	}
+	fail := func(err error) (*dbus.Conn, error) {
+		p.Close()
+		if msg := strings.TrimSpace(p.stderr.String()); msg != "" {
+			err = fmt.Errorf("%w: %s", err, msg)
+		}
+		return nil, fmt.Errorf("%s: %w", strings.Join(cmd.Args, " "), err)
+	}
+	conn, err := dbus.NewConn(p)
+	if err != nil {
+		return fail(err)
+	}
+	// EXTERNAL without an identity: the bridge runs as the ssh user and
+	// speaks for it; sd-bus accepts an empty EXTERNAL over a pipe.
+	if err := conn.Auth([]dbus.Auth{dbus.AuthExternal(strconv.Itoa(os.Getuid()))}); err != nil {
+		conn.Close()
+		return fail(fmt.Errorf("D-Bus authentication: %w", err))
+	}
+	if err := conn.Hello(); err != nil {
+		conn.Close()
+		return fail(fmt.Errorf("D-Bus hello: %w", err))
+	}
+	return conn, nil
+}
+
+// Connect connects to the remote machine's systemd. The connection
+// outlives ctx, as [Connect]'s does; Close ends its ssh processes.
+func (r Remote) Connect(ctx context.Context) (*DBus, error) {
+	c, err := sd.NewConnection(func() (*dbus.Conn, error) { return r.dialBus(context.WithoutCancel(ctx)) })
+	if err != nil {
+		return nil, fmt.Errorf("connect to systemd on %s: %w", r.Host, err)
+	}
+	return &DBus{conn: c, remote: true}, nil
+}
+
+// Report reads the remote machine's last rollout report; nil when there
+// is none yet.
+func (r Remote) Report(ctx context.Context, path string) (*Report, error) {
+	cmd := r.command(ctx, "cat", path)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		if strings.Contains(stderr.String(), "No such file") {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("%s: last rollout %s: %w: %s", r.Host, path, err, strings.TrimSpace(stderr.String()))
+	}
+	var rep Report
+	if err := json.Unmarshal(out, &rep); err != nil {
+		return nil, fmt.Errorf("%s: last rollout %s: %w", r.Host, path, err)
+	}
+	return &rep, nil
+}
+
+// Reload rolls the remote machine's cluster as it would roll itself: its
+// systemd reloads app-reload.service, whose app-reloader reload runs there
+// with that machine's configuration, probes and report. It returns that
+// report.
+func (r Remote) Reload(ctx context.Context, d *DBus) (*Report, error) {
+	before, err := r.Report(ctx, DefaultReportPath)
+	if err != nil {
+		return nil, err
+	}
+	return DelegateWith(ctx, d, DefaultReportPath,
+		func() (*Report, error) { return r.Report(context.WithoutCancel(ctx), DefaultReportPath) },
+		func(rep *Report) bool { return before == nil || !rep.Started.Equal(before.Started) })
+}
+
+// Status reads the remote cluster: its socket, instances (those app.target
+// wants, and any other loaded one) and last rollout.
+func (r Remote) Status(ctx context.Context, d *DBus) (Status, error) {
+	want, err := d.wantedInstances(ctx)
+	if err != nil {
+		return Status{}, err
+	}
+	st, err := (&Reloader{Systemd: d}).Status(ctx, want)
+	if err != nil {
+		return st, err
+	}
+	st.LastRollout, err = r.Report(ctx, DefaultReportPath)
+	return st, err
+}
+
+// wantedInstances counts the instances app.target wants, app@0 … app@N-1,
+// as the machine's own generator made them from its configuration.
+func (d *DBus) wantedInstances(ctx context.Context) (int, error) {
+	p, err := d.conn.GetUnitPropertyContext(ctx, units.Target, "Wants")
+	if err != nil {
+		return 0, fmt.Errorf("properties of %s: %w", units.Target, err)
+	}
+	var wants []string
+	if err := p.Value.Store(&wants); err != nil {
+		return 0, fmt.Errorf("%s Wants: %w", units.Target, err)
+	}
+	n := 0
+	for _, w := range wants {
+		if _, ok := instanceNumber(w); ok {
+			n++
+		}
+	}
+	return n, nil
+}
+
+// HostResult is one machine's part of a fleet rollout.
+type HostResult struct {
+	Host   string        `json:"host"`
+	Report *Report       `json:"report,omitempty"`
+	Error  string        `json:"error,omitempty"`
+	Took   time.Duration `json:"took_ns"`
+	// Skipped: not touched, because an earlier machine failed.
+	Skipped bool `json:"skipped,omitempty"`
+}
+
+// ErrHostFailed is wrapped by [RollHosts]'s error when a machine's rollout
+// failed.
+var ErrHostFailed = errors.New("rollout failed on a host")
+
+// RollHosts rolls hosts in order, parallel at a time (at least 1), with
+// roll. The first batch with a failure is the last: the hosts after it are
+// not touched (Skipped). done is called as each host ends.
+func RollHosts(ctx context.Context, hosts []string, parallel int, roll func(ctx context.Context, host string) (*Report, error), done func(HostResult)) ([]HostResult, error) {
+	parallel = max(parallel, 1)
+	results := make([]HostResult, len(hosts))
+	var failed []string
+	for start := 0; start < len(hosts); start += parallel {
+		batch := hosts[start:min(start+parallel, len(hosts))]
+		if len(failed) > 0 || ctx.Err() != nil {
+			for i, h := range batch {
+				results[start+i] = HostResult{Host: h, Skipped: true}
+			}
+			continue
+		}
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		for i, h := range batch {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				t0 := time.Now()
+				rep, err := roll(ctx, h)
+				res := HostResult{Host: h, Report: rep, Took: time.Since(t0)}
+				if err != nil {
+					res.Error = err.Error()
+				}
+				mu.Lock()
+				results[start+i] = res
+				if err != nil {
+					failed = append(failed, h)
+				}
+				if done != nil {
+					done(res)
+				}
+				mu.Unlock()
+			}()
+		}
+		wg.Wait()
+	}
+	switch {
+	case len(failed) > 0:
+		return results, fmt.Errorf("%w: %s; the hosts after it were not touched", ErrHostFailed, strings.Join(failed, ", "))
+	case ctx.Err() != nil:
+		return results, fmt.Errorf("%w: the hosts not yet rolled were not touched", ErrInterrupted)
+	}
+	return results, nil
+}
