@@ -41,6 +41,8 @@ e2e-deps:
 	command -v tmux >/dev/null || missing="$$missing tmux"; \
 	command -v apt-ftparchive >/dev/null || missing="$$missing apt-utils"; \
 	command -v gpg >/dev/null || missing="$$missing gnupg"; \
+	command -v ip >/dev/null || missing="$$missing iproute2"; \
+	command -v ssh >/dev/null || missing="$$missing openssh-client"; \
 	command -v gnuplot >/dev/null || missing="$$missing gnuplot-nox"; \
 	[ -x /usr/lib/polkit-1/polkitd ] || missing="$$missing polkitd"; \
 	if [ -n "$$missing" ]; then echo "installing$$missing"; apt-get update -qq && \

@@ -235,7 +235,7 @@ func (c *cluster) checkRollout(t *testing.T, how string, n int, before map[strin
 	t.Logf("%s: first Stopping to last Started %s; sum of the instances' own start-up times %s", how, total.Round(time.Millisecond), sum.Round(time.Millisecond))
 
 	// Every instance now answers with the new version.
-	l, err := StartLoad(LoadOptions{Addr: c.addr, NewConn: 4, MaxRequests: 2000, MaxDuration: 10 * time.Second})
+	l, err := StartLoad(LoadOptions{Addr: c.addr, NetNS: c.NetNS, NewConn: 4, MaxRequests: 2000, MaxDuration: 10 * time.Second})
 	require.NoError(t, err)
 	time.Sleep(time.Second)
 	res := l.Stop()

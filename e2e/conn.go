@@ -18,8 +18,17 @@ type Conn struct {
 }
 
 // Dial opens a connection to addr.
-func Dial(addr string) (*Conn, error) {
-	c, err := net.DialTimeout("tcp", addr, 10*time.Second)
+func Dial(addr string) (*Conn, error) { return DialIn(nil, addr) }
+
+// DialIn is Dial from inside a network namespace (nil: this machine's).
+func DialIn(ns *NetNS, addr string) (*Conn, error) {
+	var c net.Conn
+	var err error
+	if ns != nil {
+		c, err = ns.Dial("tcp", addr)
+	} else {
+		c, err = net.DialTimeout("tcp", addr, 10*time.Second)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("dial: %w", err)
 	}

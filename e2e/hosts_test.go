@@ -4,7 +4,6 @@ package e2e
 
 import (
 	"encoding/json"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -33,35 +32,14 @@ func newSSHClient(t *testing.T) *sshClient {
 	return s
 }
 
-// installSSHD installs openssh-server in the container (not started by
-// the install), lets this client's key log in as root, and starts sshd on
-// a loopback port; the machine is then `name` in the client's config.
-func (s *sshClient) installSSHD(t *testing.T, c *cluster, name string) {
+// installSSHD installs openssh-server in the container from debs (see
+// aptDownload), not started by the install, and starts it on a loopback
+// port for this client's key; the machine is then `name` in the client's
+// config.
+func (s *sshClient) installSSHD(t *testing.T, c *cluster, debs, name string) {
 	t.Helper()
-	require.NoError(t, os.WriteFile(filepath.Join(c.Root, "usr/sbin/policy-rc.d"), []byte("#!/bin/sh\nexit 101\n"), 0o755))
-	out, err := c.Run(c.ctx, "sh", "-c", "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends openssh-server")
-	require.NoError(t, err, "apt-get install openssh-server in the container:\n%s", tail(out, 20))
-	require.NoError(t, os.Remove(filepath.Join(c.Root, "usr/sbin/policy-rc.d")))
-	port := freePort(t)
-	require.NoError(t, os.WriteFile(filepath.Join(c.Root, "etc/ssh/sshd_config.d/app-e2e.conf"),
-		fmt.Appendf(nil, "Port %d\nListenAddress 127.0.0.1\nPermitRootLogin prohibit-password\nPasswordAuthentication no\n", port), 0o644))
-	pub, err := os.ReadFile(s.key + ".pub")
-	require.NoError(t, err)
-	require.NoError(t, os.MkdirAll(filepath.Join(c.Root, "root/.ssh"), 0o700))
-	require.NoError(t, os.WriteFile(filepath.Join(c.Root, "root/.ssh/authorized_keys"), pub, 0o600))
-	c.run(t, "systemctl", "start", "ssh.service")
-	hostKey, err := os.ReadFile(filepath.Join(c.Root, "etc/ssh/ssh_host_ed25519_key.pub"))
-	require.NoError(t, err)
-	f := strings.Fields(string(hostKey))
-	known, err := os.OpenFile(filepath.Join(s.dir, "known_hosts"), os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600)
-	require.NoError(t, err)
-	fmt.Fprintf(known, "%s %s %s\n", name, f[0], f[1])
-	require.NoError(t, known.Close())
-	cfg, err := os.OpenFile(s.config, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600)
-	require.NoError(t, err)
-	fmt.Fprintf(cfg, "Host %s\n  HostName 127.0.0.1\n  Port %d\n  User root\n  HostKeyAlias %s\n  IdentityFile %s\n  IdentitiesOnly yes\n  UserKnownHostsFile %s\n  StrictHostKeyChecking yes\n  ConnectTimeout 10\n\n",
-		name, port, name, s.key, filepath.Join(s.dir, "known_hosts"))
-	require.NoError(t, cfg.Close())
+	c.installDebs(t, debs, sshDebs...)
+	s.startSSHD(t, c, name, "127.0.0.1", freePort(t))
 }
 
 // reloader runs this machine's app-reloader against the hosts.
@@ -83,9 +61,10 @@ func TestRemoteHosts(t *testing.T) {
 	hosts := []*cluster{newCluster(t, "instances = 2\n"), newCluster(t, "instances = 2\n")}
 	names := []string{"host1", "host2"}
 	ssh := newSSHClient(t)
+	debs := aptDownload(t, "openssh-server")
 	for i, c := range hosts {
 		require.NoError(t, c.WaitActive(c.ctx, 30*time.Second, c.instances(n)...))
-		ssh.installSSHD(t, c, names[i])
+		ssh.installSSHD(t, c, debs, names[i])
 	}
 	all := strings.Join(names, ",")
 

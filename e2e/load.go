@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -24,6 +25,9 @@ type LoadOptions struct {
 	NewConn     int           // clients opening a new connection per request
 	MaxRequests int64         // stop after this many requests in all
 	MaxDuration time.Duration // and after this long
+	// NetNS, if set, is the namespace the clients connect from (Addr is
+	// then that namespace's loopback or one of its peers).
+	NetNS *NetNS
 }
 
 // Sample is one request as the client saw it.
@@ -54,8 +58,11 @@ func StartLoad(opts LoadOptions) (*Load, error) {
 	if opts.MaxRequests <= 0 || opts.MaxDuration <= 0 {
 		return nil, fmt.Errorf("load: bound it: MaxRequests %d, MaxDuration %s", opts.MaxRequests, opts.MaxDuration)
 	}
-	if ip := parseHost(opts.Addr); ip == nil || !ip.IsLoopback() {
-		return nil, fmt.Errorf("load: %q: test traffic goes to loopback only", opts.Addr)
+	// From this machine's namespace, loopback only; from a namespace a
+	// test made, whose links lead only to other such namespaces, any of
+	// its addresses.
+	if ip := parseHost(opts.Addr); ip == nil || !ip.IsLoopback() && opts.NetNS == nil {
+		return nil, fmt.Errorf("load: %q: test traffic goes to loopback or to a test's own network namespace only", opts.Addr)
 	}
 	if opts.Path == "" {
 		opts.Path = "/"
@@ -66,7 +73,11 @@ func StartLoad(opts LoadOptions) (*Load, error) {
 		l.wg.Add(1)
 		go l.keepAlive(deadline)
 	}
-	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 30 * time.Second}
+	tr := &http.Transport{DisableKeepAlives: true}
+	if opts.NetNS != nil {
+		tr.DialContext = func(_ context.Context, network, addr string) (net.Conn, error) { return opts.NetNS.Dial(network, addr) }
+	}
+	client := &http.Client{Transport: tr, Timeout: 30 * time.Second}
 	for i := 0; i < opts.NewConn; i++ {
 		l.wg.Add(1)
 		go l.newConn(client, deadline)
@@ -123,7 +134,7 @@ func (l *Load) keepAlive(deadline time.Time) {
 		s := Sample{At: start}
 		if c == nil {
 			var err error
-			if c, err = Dial(l.opts.Addr); err != nil {
+			if c, err = DialIn(l.opts.NetNS, l.opts.Addr); err != nil {
 				s.Err, s.Latency = err.Error(), time.Since(start)
 				l.record(s)
 				c = nil

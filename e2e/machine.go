@@ -38,12 +38,20 @@ type Machine struct {
 	nspawn *exec.Cmd
 	exited chan struct{}
 	leader int // the container's PID 1, as a host PID
+	// NetNS, if set before Start, is the network namespace the container
+	// runs in instead of this machine's.
+	NetNS *NetNS
 }
 
 // Boot mounts a fresh overlay and boots systemd in it. It returns a clear
 // error when a prerequisite is missing (root, systemd-nspawn, nsenter);
 // nothing is skipped.
 func Boot(ctx context.Context) (*Machine, error) {
+	return BootIn(ctx, nil)
+}
+
+// BootIn is Boot in a network namespace of its own (nil: this machine's).
+func BootIn(ctx context.Context, ns *NetNS) (*Machine, error) {
 	if err := Prerequisites(); err != nil {
 		return nil, err
 	}
@@ -51,7 +59,7 @@ func Boot(ctx context.Context) (*Machine, error) {
 	if err != nil {
 		return nil, fmt.Errorf("test bed: %w", err)
 	}
-	m := &Machine{dir: dir, Root: filepath.Join(dir, "root")}
+	m := &Machine{dir: dir, Root: filepath.Join(dir, "root"), NetNS: ns}
 	if err := m.mount(); err != nil {
 		m.Close()
 		return nil, err
@@ -94,7 +102,8 @@ func Prerequisites() error {
 	}
 	// The terminal views are tested in a real terminal (tmux); the APT
 	// repository is built with Debian's tools (apt-ftparchive, gpg).
-	for bin, pkg := range map[string]string{"tmux": "tmux", "apt-ftparchive": "apt-utils", "gpg": "gnupg"} {
+	// Machines in namespaces of their own (ip), reached over ssh.
+	for bin, pkg := range map[string]string{"tmux": "tmux", "apt-ftparchive": "apt-utils", "gpg": "gnupg", "ip": "iproute2", "ssh": "openssh-client", "ssh-keygen": "openssh-client"} {
 		if _, err := exec.LookPath(bin); err != nil {
 			missing = append(missing, bin+" (apt-get install "+pkg+")")
 		}
@@ -129,8 +138,12 @@ func (m *Machine) Start(ctx context.Context) error {
 		return fmt.Errorf("test bed: %w", err)
 	}
 	defer console.Close()
-	cmd := exec.Command("systemd-nspawn", "-q", "--keep-unit", "--register=no", "-D", m.Root, "-b", "--",
-		"systemd.unit=multi-user.target", "systemd.firstboot=off", "systemd.default_timeout_stop_sec=10s")
+	args := []string{"-q", "--keep-unit", "--register=no", "-D", m.Root}
+	if m.NetNS != nil {
+		args = append(args, "--network-namespace-path="+m.NetNS.Path())
+	}
+	args = append(args, "-b", "--", "systemd.unit=multi-user.target", "systemd.firstboot=off", "systemd.default_timeout_stop_sec=10s")
+	cmd := exec.Command("systemd-nspawn", args...)
 	cmd.Stdout, cmd.Stderr = console, console
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
@@ -292,6 +305,9 @@ func CleanStale() error {
 			}
 		}
 		teardown(dir)
+	}
+	if err := cleanStaleNetNS(); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }

@@ -32,16 +32,14 @@ func nginxConfig(t *testing.T, upstream, listen string) string {
 // root is an overlay) with the given site, and starts it.
 func (c *cluster) installNginx(t *testing.T, site string) {
 	t.Helper()
-	// Not started by the install: its default site would take port 80 of
-	// the network namespace the container shares with this machine.
-	require.NoError(t, os.WriteFile(filepath.Join(c.Root, "usr/sbin/policy-rc.d"), []byte("#!/bin/sh\nexit 101\n"), 0o755))
-	out, err := c.Run(c.ctx, "sh", "-c", "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends nginx")
-	require.NoError(t, err, "apt-get install nginx in the container:\n%s", tail(out, 20))
-	require.NoError(t, os.Remove(filepath.Join(c.Root, "usr/sbin/policy-rc.d")))
+	// Not started by the install (installDebs): its default site would
+	// take port 80 of the network namespace the container shares with
+	// this machine.
+	c.installDebs(t, aptDownload(t, "nginx"), nginxDebs...)
 	c.run(t, "rm", "-f", "/etc/nginx/sites-enabled/default")
 	require.NoError(t, os.WriteFile(filepath.Join(c.Root, "etc/nginx/sites-enabled/app"), []byte(site), 0o644))
 	c.run(t, "nginx", "-t", "-q")
-	c.run(t, "systemctl", "restart", "nginx.service")
+	c.run(t, "systemctl", "start", "nginx.service")
 	t.Logf("nginx: %s", strings.TrimSpace(c.run(t, "nginx", "-v")))
 }
 

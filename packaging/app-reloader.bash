@@ -8,7 +8,7 @@ _app_reloader_instances() {
 
 _app_reloader() {
     local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD-1]}
-    local commands="reload status describe logs top scale check import-pm2 guard help"
+    local commands="reload status describe logs top scale deploy check import-pm2 guard help"
     if [[ $COMP_CWORD -eq 1 ]]; then
         COMPREPLY=($(compgen -W "$commands -h --help" -- "$cur"))
         return
@@ -21,6 +21,7 @@ _app_reloader() {
         logs)       flags="-f -json -n -since" ;;
         top)        flags="-config -interval -n" ;;
         scale)      flags="-config -json -lock -plain -verbose" ;;
+        deploy)     flags="-host -json -parallel -ssh" ;;
         check)      flags="-config -json" ;;
         import-pm2) flags="-app -env -json -o" ;;
         guard)      flags="-dir -max-restarts -socket -stopped -window" ;;
@@ -44,6 +45,7 @@ _app_reloader() {
         describe | logs) COMPREPLY=($(compgen -W "$(_app_reloader_instances)" -- "$cur")) ;;
         scale)           COMPREPLY=($(compgen -W "auto +1 -1" -- "$cur")) ;;
         import-pm2)      COMPREPLY=($(compgen -f -X '!*.json' -- "$cur") $(compgen -d -- "$cur")) ;;
+        deploy)          COMPREPLY=($(compgen -f -X '!*.deb' -- "$cur") $(compgen -d -- "$cur")) ;;
         help)            COMPREPLY=($(compgen -W "$commands" -- "$cur")) ;;
     esac
 }

@@ -35,6 +35,7 @@ func init() {
 		{"logs", "[INSTANCE]", "show the instances' journal merged, each line prefixed with its instance (pm2 logs)", runLogs},
 		{"top", "", "a live view of every instance: state, CPU, memory, restarts, requests per second (pm2 monit)", runTop},
 		{"scale", "COUNT", "set the number of instances in /etc/app/app.toml and start or stop the difference (pm2 scale)", runScale},
+		{"deploy", "-host HOST[,HOST…] FILE.deb", "install a new package on other machines over ssh, one after another; each rolls its cluster as it installs", runDeploy},
 		{"check", "", "validate the configuration; exit non-zero with file:line on error", runCheck},
 		{"import-pm2", "FILE", "translate a pm2 ecosystem file (JSON) into app.toml, listing what it cannot map", runImportPM2},
 		{"guard", "UNIT", "(run by app@.service as ExecCondition=) refuse to start a crash-looping instance", runGuard},

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -49,21 +51,28 @@ func addHostFlags(fs *flag.FlagSet, rolling bool) *hostFlags {
 // instances, one machine (or batch) after another; the first failure
 // leaves the machines after it untouched.
 func (o *cli) reloadHosts(ctx context.Context, f *hostFlags, asJSON bool) int {
-	if *f.parallel < 1 {
-		fmt.Fprintf(o.stderr, "app-reloader reload: -parallel %d: want 1 or more\n", *f.parallel)
-		return 2
-	}
-	progress := o.progress(asJSON)
-	fmt.Fprintf(progress, "rolling %d hosts, %d at a time: %s\n", len(f.hosts), *f.parallel, strings.Join(f.hosts, ", "))
-	roll := func(ctx context.Context, host string) (*Report, error) {
-		fmt.Fprintf(progress, "%s: rolling…\n", host)
-		r := Remote{Host: host, SSH: *f.ssh}
+	return o.rollHosts(ctx, "reload", f, asJSON, "rolling", func(ctx context.Context, r Remote) (*Report, error) {
 		d, err := r.Connect(ctx)
 		if err != nil {
 			return nil, err
 		}
 		defer d.Close()
 		return r.Reload(ctx, d)
+	})
+}
+
+// rollHosts does one on each host of f in turn (see [RollHosts]),
+// printing progress and a table of the hosts.
+func (o *cli) rollHosts(ctx context.Context, cmd string, f *hostFlags, asJSON bool, doing string, one func(context.Context, Remote) (*Report, error)) int {
+	if *f.parallel < 1 {
+		fmt.Fprintf(o.stderr, "app-reloader %s: -parallel %d: want 1 or more\n", cmd, *f.parallel)
+		return 2
+	}
+	progress := o.progress(asJSON)
+	fmt.Fprintf(progress, "%s %d hosts, %d at a time: %s\n", doing, len(f.hosts), *f.parallel, strings.Join(f.hosts, ", "))
+	roll := func(ctx context.Context, host string) (*Report, error) {
+		fmt.Fprintf(progress, "%s: %s…\n", host, cmd)
+		return one(ctx, Remote{Host: host, SSH: *f.ssh})
 	}
 	results, err := RollHosts(ctx, f.hosts, *f.parallel, roll, func(res HostResult) {
 		switch rep := res.Report; {
@@ -100,7 +109,7 @@ func (o *cli) reloadHosts(ctx context.Context, f *hostFlags, asJSON bool) int {
 		tw.Flush()
 	}
 	if err != nil {
-		fmt.Fprintf(o.stderr, "app-reloader reload: %v\n", err)
+		fmt.Fprintf(o.stderr, "app-reloader %s: %v\n", cmd, err)
 		return 1
 	}
 	return 0
@@ -169,4 +178,40 @@ func (p *prefixWriter) Write(b []byte) (int, error) {
 		return 0, err
 	}
 	return len(b), nil
+}
+
+// runDeploy is `app-reloader deploy -host … FILE.deb`.
+func runDeploy(ctx context.Context, o *cli, args []string) int {
+	fs := o.flags("deploy")
+	asJSON := fs.Bool("json", false, "print every host's result as JSON on stdout (progress goes to stderr)")
+	hf := addHostFlags(fs, true)
+	if code := o.parse(fs, args, 1, 1); code >= 0 {
+		return code
+	}
+	deb := fs.Arg(0)
+	if len(hf.hosts) == 0 {
+		fmt.Fprintln(o.stderr, "app-reloader deploy: no -host: to install on this machine, run: apt install ./"+filepath.Base(deb))
+		return 2
+	}
+	version, err := debVersion(ctx, deb)
+	if err != nil {
+		fmt.Fprintf(o.stderr, "app-reloader deploy: %v\nnothing was changed\n", err)
+		return 1
+	}
+	return o.rollHosts(ctx, "deploy", hf, *asJSON, fmt.Sprintf("deploying app %s to", version), func(ctx context.Context, r Remote) (*Report, error) {
+		return r.Deploy(ctx, deb, version)
+	})
+}
+
+// debVersion checks that deb is an app package and returns its version.
+func debVersion(ctx context.Context, deb string) (string, error) {
+	out, err := exec.CommandContext(ctx, "dpkg-deb", "--show", "--showformat", "${Package} ${Version}", deb).CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("%s: not a Debian package: %s", deb, strings.TrimSpace(string(out)))
+	}
+	f := strings.Fields(string(out))
+	if len(f) != 2 || f[0] != "app" {
+		return "", fmt.Errorf("%s: package %q, not app", deb, strings.Join(f, " "))
+	}
+	return f[1], nil
 }

@@ -245,3 +245,56 @@ func RollHosts(ctx context.Context, hosts []string, parallel int, roll func(ctx 
 	}
 	return results, nil
 }
+
+// Deploy installs a package on the remote machine and returns the report
+// of the rollout its installation ran: copies deb over ssh, installs it
+// with apt-get (the package's postinst rolls the running cluster one
+// instance at a time), and checks that the new version is installed and
+// that its rollout succeeded. version is the package's version.
+func (r Remote) Deploy(ctx context.Context, deb, version string) (*Report, error) {
+	before, err := r.Report(ctx, DefaultReportPath)
+	if err != nil {
+		return nil, err
+	}
+	f, err := os.Open(deb)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	remote := fmt.Sprintf("/var/tmp/app-deploy-%d.deb", time.Now().UnixNano())
+	copyCmd := r.command(ctx, "cat > "+remote)
+	copyCmd.Stdin = f
+	if out, err := copyCmd.CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("%s: copy %s: %w: %s", r.Host, deb, err, strings.TrimSpace(string(out)))
+	}
+	install := r.command(context.WithoutCancel(ctx), "DEBIAN_FRONTEND=noninteractive apt-get install -y -q --allow-downgrades -o Dpkg::Options::=--force-confold "+remote+"; s=$?; rm -f "+remote+"; exit $s")
+	out, ierr := install.CombinedOutput()
+	if ierr != nil {
+		return nil, fmt.Errorf("%s: apt-get install %s: %w\n%s", r.Host, deb, ierr, lastLines(string(out), 15))
+	}
+	// One string: ssh hands the command to the remote shell.
+	query := r.command(ctx, "dpkg-query -W -f '${Version}' app")
+	got, err := query.Output()
+	if err != nil {
+		return nil, fmt.Errorf("%s: dpkg-query: %w", r.Host, err)
+	}
+	if v := strings.TrimSpace(string(got)); v != version {
+		return nil, fmt.Errorf("%s: app %s is installed after installing %s, not %s", r.Host, v, deb, version)
+	}
+	rep, err := r.Report(ctx, DefaultReportPath)
+	switch {
+	case err != nil:
+		return nil, err
+	case rep == nil || before != nil && rep.Started.Equal(before.Started):
+		// The postinst rolls a running cluster only.
+		return nil, fmt.Errorf("%s: %s installed, but no rollout ran (is app.target running?)", r.Host, version)
+	case !rep.OK:
+		return rep, fmt.Errorf("%s: %s installed, but its rollout failed: %s", r.Host, version, rep.Error)
+	}
+	return rep, nil
+}
+
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	return strings.Join(lines[max(0, len(lines)-n):], "\n")
+}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"os"
 	"sync"
 	"testing"
 
@@ -74,4 +75,18 @@ func TestPrefixed(t *testing.T) {
 	w.Write([]byte("one\ntw"))
 	w.Write([]byte("o\n\nthree"))
 	assert.Equal(t, "h1 | one\nh1 | two\nh1 | \nh1 | three", b.String())
+}
+
+func TestCLIDeployRefusesBadInput(t *testing.T) {
+	junk := t.TempDir() + "/app_9_amd64.deb"
+	require.NoError(t, os.WriteFile(junk, []byte("not a package"), 0o644))
+	code, _, errs := runCLI("deploy", junk)
+	assert.Equal(t, 2, code)
+	assert.Contains(t, errs, "no -host: to install on this machine, run: apt install ./app_9_amd64.deb")
+	code, _, errs = runCLI("deploy", "-host", "web1", junk)
+	assert.Equal(t, 1, code)
+	assert.Contains(t, errs, junk+": not a Debian package")
+	assert.Contains(t, errs, "nothing was changed")
+	code, _, _ = runCLI("deploy", "-host", "web1")
+	assert.Equal(t, 2, code, "the package is required")
 }
