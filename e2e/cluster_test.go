@@ -148,6 +148,18 @@ func (c *cluster) load(t *testing.T) *Load {
 	return l
 }
 
+// versionsAt is which versions answer at addr, from ns (nil: this
+// machine's namespace), under a short bounded load that must not fail.
+func versionsAt(t *testing.T, addr string, ns *NetNS) map[string]int {
+	t.Helper()
+	l, err := StartLoad(LoadOptions{Addr: addr, NetNS: ns, NewConn: 4, MaxRequests: 400, MaxDuration: 10 * time.Second})
+	require.NoError(t, err)
+	time.Sleep(500 * time.Millisecond)
+	res := l.Stop()
+	assert.Zero(t, res.Failed(), res.Errors(5))
+	return res.By(func(s Sample) string { return s.Version })
+}
+
 // reload runs app-reloader reload --json in the container and returns its
 // report, output and error.
 func (c *cluster) reload(t *testing.T) (reloader.Report, string, error) {

@@ -136,14 +136,7 @@ func TestFleet(t *testing.T) {
 		require.NoError(t, err)
 		return l
 	}
-	versions := func(t *testing.T) map[string]int {
-		l, err := StartLoad(LoadOptions{Addr: "127.0.0.1:80", NetNS: lan, NewConn: 4, MaxRequests: 400, MaxDuration: 10 * time.Second})
-		require.NoError(t, err)
-		time.Sleep(500 * time.Millisecond)
-		res := l.Stop()
-		assert.Zero(t, res.Failed(), res.Errors(5))
-		return res.By(func(s Sample) string { return s.Version })
-	}
+	versions := func(t *testing.T) map[string]int { return versionsAt(t, "127.0.0.1:80", lan) }
 	deploy := func(t *testing.T, deb string) ([]reloader.HostResult, string, error) {
 		cmd := lan.Command(filepath.Join(bins["1"], "app-reloader"), "deploy", "-ssh", "ssh -F "+ssh.config, "-json", "-host", strings.Join(names, ","), deb)
 		var stdout, stderr strings.Builder

@@ -66,14 +66,7 @@ func TestPackageLifecycle(t *testing.T) {
 	c := &cluster{Machine: m, addr: defaultAddr, ctx: ctx}
 	var n int // what the package's default config (instances = "auto") gives here
 
-	versions := func() map[string]int {
-		l, err := StartLoad(LoadOptions{Addr: c.addr, NewConn: 4, MaxRequests: 400, MaxDuration: 10 * time.Second})
-		require.NoError(t, err)
-		time.Sleep(500 * time.Millisecond)
-		res := l.Stop()
-		assert.Zero(t, res.Failed(), res.Errors(5))
-		return res.By(func(s Sample) string { return s.Version })
-	}
+	versions := func() map[string]int { return versionsAt(t, c.addr, nil) }
 
 	step(t, "apt install v1 starts the cluster", func(t *testing.T) {
 		deb := c.put(t, v1)

@@ -84,14 +84,7 @@ func TestAPTRepository(t *testing.T) {
 	// is fetched from elsewhere.
 	c.run(t, "sh", "-c", "rm -rf /etc/apt/sources.list /etc/apt/sources.list.d/* /var/lib/apt/lists/*")
 	var n int
-	versions := func() map[string]int {
-		l, err := StartLoad(LoadOptions{Addr: c.addr, NewConn: 4, MaxRequests: 400, MaxDuration: 10 * time.Second})
-		require.NoError(t, err)
-		time.Sleep(500 * time.Millisecond)
-		res := l.Stop()
-		assert.Zero(t, res.Failed(), res.Errors(5))
-		return res.By(func(s Sample) string { return s.Version })
-	}
+	versions := func() map[string]int { return versionsAt(t, c.addr, nil) }
 	aptGet := func(args ...string) (string, error) {
 		return c.Run(ctx, append([]string{"env", "DEBIAN_FRONTEND=noninteractive", "apt-get", "-q", "-y"}, args...)...)
 	}
