@@ -20,7 +20,7 @@ func main() {
 	ctx, cancel := context.WithCancel(context.Background())
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
-	rollout := len(os.Args) > 1 && (os.Args[1] == "reload" || os.Args[1] == "scale")
+	rollout := len(os.Args) > 1 && (os.Args[1] == "reload" || os.Args[1] == "scale" || os.Args[1] == "deploy")
 	go func() {
 		<-sigs
 		if rollout {
