@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -151,14 +152,14 @@ func (o *cli) statusHosts(ctx context.Context, f *hostFlags, asJSON bool) int {
 	return code
 }
 
-// prefixed writes each line to w with a prefix.
+// prefixWriter writes each line to w with a prefix.
 type prefixWriter struct {
-	w      interface{ Write([]byte) (int, error) }
+	w      io.Writer
 	prefix string
 	mid    bool
 }
 
-func prefixed(w interface{ Write([]byte) (int, error) }, prefix string) *prefixWriter {
+func prefixed(w io.Writer, prefix string) *prefixWriter {
 	return &prefixWriter{w: w, prefix: prefix}
 }
 

@@ -105,9 +105,7 @@ func WriteStatus(w io.Writer, st Status, now time.Time, color bool) {
 			cell{text: size(u.Memory)}, cell{text: cpu(u.CPU)}, cell{text: u.StatusText, color: dim})
 	}
 	t.write(w, color)
-	if accountedByProcess(st.Instances) {
-		fmt.Fprintln(w, paint(color, dim, "memory and CPU: the main process's (systemd has no accounting for the instances here)"))
-	}
+	writeAccountingNote(w, st.Instances, color)
 	fmt.Fprintf(w, "configured instances: %d\n", st.Configured)
 	switch r := st.LastRollout; {
 	case r == nil:
@@ -121,13 +119,15 @@ func WriteStatus(w io.Writer, st Status, now time.Time, color bool) {
 	}
 }
 
-func accountedByProcess(us []Unit) bool {
+// writeAccountingNote says, under a table of instances, when their CPU
+// and memory are their main processes' rather than their control groups'.
+func writeAccountingNote(w io.Writer, us []Unit, color bool) {
 	for _, u := range us {
 		if u.Accounting == AccountingProcess {
-			return true
+			fmt.Fprintln(w, paint(color, dim, "memory and CPU: the main process's (systemd has no accounting for the instances here)"))
+			return
 		}
 	}
-	return false
 }
 
 // stateText is a unit's state in a word or two.

@@ -16,8 +16,7 @@ type LiveProgress struct {
 	color bool
 	units []string          // in the order they first appeared
 	lines map[string]string // the current line of each
-	total int
-	drawn int // lines on screen from the last draw
+	drawn int               // lines on screen from the last draw
 }
 
 // NewLiveProgress returns a LiveProgress writing to w, a terminal.
@@ -37,7 +36,6 @@ func (p *LiveProgress) Event(e Event) {
 	case e.Done:
 		mark, color = "✓", green
 	}
-	p.total = e.Total
 	p.lines[e.Unit] = fmt.Sprintf("%s %s %s", paint(p.color, color, mark), paint(p.color, bold, e.Unit), eventText(e))
 	p.draw(fmt.Sprintf("[%d/%d]", e.Index, e.Total))
 }

@@ -3,7 +3,6 @@ package reloader
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -127,11 +126,7 @@ func (r Remote) Report(ctx context.Context, path string) (*Report, error) {
 		}
 		return nil, fmt.Errorf("%s: last rollout %s: %w: %s", r.Host, path, err, strings.TrimSpace(stderr.String()))
 	}
-	var rep Report
-	if err := json.Unmarshal(out, &rep); err != nil {
-		return nil, fmt.Errorf("%s: last rollout %s: %w", r.Host, path, err)
-	}
-	return &rep, nil
+	return parseReport(out, r.Host+":"+path)
 }
 
 // Reload rolls the remote machine's cluster as it would roll itself: its
@@ -145,7 +140,14 @@ func (r Remote) Reload(ctx context.Context, d *DBus) (*Report, error) {
 	}
 	return DelegateWith(ctx, d, DefaultReportPath,
 		func() (*Report, error) { return r.Report(context.WithoutCancel(ctx), DefaultReportPath) },
-		func(rep *Report) bool { return before == nil || !rep.Started.Equal(before.Started) })
+		newerThan(before))
+}
+
+// newerThan tells a report of a rollout that ran since before was read
+// (nil: there was none), by its start rather than by this machine's
+// clock, which is not the remote one's.
+func newerThan(before *Report) func(*Report) bool {
+	return func(rep *Report) bool { return before == nil || !rep.Started.Equal(before.Started) }
 }
 
 // Status reads the remote cluster: its socket, instances (those app.target
@@ -285,7 +287,7 @@ func (r Remote) Deploy(ctx context.Context, deb, version string) (*Report, error
 	switch {
 	case err != nil:
 		return nil, err
-	case rep == nil || before != nil && rep.Started.Equal(before.Started):
+	case rep == nil || !newerThan(before)(rep):
 		// The postinst rolls a running cluster only.
 		return nil, fmt.Errorf("%s: %s installed, but no rollout ran (is app.target running?)", r.Host, version)
 	case !rep.OK:

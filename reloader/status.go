@@ -91,9 +91,14 @@ func LoadReport(path string) (*Report, error) {
 	if err != nil {
 		return nil, fmt.Errorf("last rollout: %w", err)
 	}
+	return parseReport(b, path)
+}
+
+// parseReport reads a saved report; where names it in the error.
+func parseReport(b []byte, where string) (*Report, error) {
 	var rep Report
 	if err := json.Unmarshal(b, &rep); err != nil {
-		return nil, fmt.Errorf("last rollout %s: %w", path, err)
+		return nil, fmt.Errorf("last rollout %s: %w", where, err)
 	}
 	return &rep, nil
 }

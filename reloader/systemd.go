@@ -257,11 +257,7 @@ func (d *DBus) Journal(ctx context.Context, unit string, n int) ([]string, error
 	out, err := exec.CommandContext(ctx, "journalctl", "--no-pager", "-q", "-o", "short-precise",
 		"-n", fmt.Sprint(n), "-u", unit).Output()
 	if err != nil {
-		var ee *exec.ExitError
-		if errors.As(err, &ee) {
-			return nil, fmt.Errorf("journalctl -u %s: %w: %s", unit, err, strings.TrimSpace(string(ee.Stderr)))
-		}
-		return nil, fmt.Errorf("journalctl -u %s: %w", unit, err)
+		return nil, fmt.Errorf("journalctl -u %s: %w%s", unit, err, stderrOf(err))
 	}
 	s := strings.TrimRight(string(out), "\n")
 	if s == "" {

@@ -7,7 +7,6 @@ import (
 	"strings"
 	"syscall"
 	"unicode/utf8"
-	"unsafe"
 )
 
 // isTerminal reports whether w is a terminal.
@@ -17,8 +16,7 @@ func isTerminal(w any) bool {
 		return false
 	}
 	var t syscall.Termios
-	_, _, errno := syscall.Syscall(syscall.SYS_IOCTL, f.Fd(), syscall.TCGETS, uintptr(unsafe.Pointer(&t)))
-	return errno == 0
+	return termios(f, syscall.TCGETS, &t) == nil
 }
 
 // colorful reports whether output to w gets colours: a terminal, unless

@@ -167,9 +167,7 @@ func renderTop(w io.Writer, st Status, prev map[string]sample, now time.Time, in
 	fmt.Fprintf(w, "socket %s %s %s  ·  %d of %d instances active%s\n\n", st.Socket.Name,
 		paint(color, stateColor(st.Socket), st.Socket.ActiveState), strings.Join(st.Socket.Listen, ", "), serving, st.Configured, req)
 	t.write(w, color)
-	if accountedByProcess(st.Instances) {
-		fmt.Fprintln(w, paint(color, dim, "memory and CPU: the main process's (systemd has no accounting for the instances here)"))
-	}
+	writeAccountingNote(w, st.Instances, color)
 	return next
 }
 
