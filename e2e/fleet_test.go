@@ -85,9 +85,7 @@ func (c *cluster) installDebs(t *testing.T, dir string, names ...string) {
 func TestFleet(t *testing.T) {
 	const hostsN, instances = 2, 2
 	debs := aptDownload(t, "openssh-server", "nginx")
-	broken := filepath.Join(t.TempDir(), "broken-app")
-	require.NoError(t, os.WriteFile(broken, []byte("#!/bin/sh\necho 'broken release: cannot start' >&2\nexit 3\n"), 0o755))
-	v1, v2, v3 := buildDeb(t, "1.0.0", ""), buildDeb(t, "2.0.0", ""), buildDeb(t, "3.0.0", broken)
+	v1, v2, v3 := buildDeb(t, "1.0.0", ""), buildDeb(t, "2.0.0", ""), buildDeb(t, "3.0.0", brokenWorker(t))
 
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()

@@ -4,7 +4,6 @@ package e2e
 
 import (
 	"encoding/json"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -129,8 +128,7 @@ func TestRemoteHosts(t *testing.T) {
 	})
 
 	step(t, "a broken release stops on the first host; the second keeps the old one", func(t *testing.T) {
-		broken := filepath.Join(t.TempDir(), "app")
-		require.NoError(t, os.WriteFile(broken, []byte("#!/bin/sh\necho 'broken release: cannot start' >&2\nexit 3\n"), 0o755))
+		broken := brokenWorker(t)
 		var before []map[string]int
 		for _, c := range hosts {
 			require.NoError(t, c.InstallWorker(filepath.Dir(broken)))

@@ -40,6 +40,39 @@ func buildDeb(t *testing.T, version, worker string) string {
 	return p
 }
 
+// requireDefaultAddrFree stops a test that installs the package as it is
+// (listening on defaultAddr) when something here already listens there.
+func requireDefaultAddrFree(t *testing.T) {
+	t.Helper()
+	l, err := net.Listen("tcp", defaultAddr)
+	if err != nil {
+		t.Fatalf("the package's default address %s is taken on this machine: %v", defaultAddr, err)
+	}
+	l.Close()
+}
+
+// bootPackaged boots a machine for the package with its default
+// configuration, listening on defaultAddr.
+func bootPackaged(t *testing.T) *cluster {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	t.Cleanup(cancel)
+	m, err := Boot(ctx)
+	require.NoError(t, err)
+	track(t, m)
+	return &cluster{Machine: m, addr: defaultAddr, ctx: ctx}
+}
+
+// brokenWorker is a release that cannot start, as /usr/bin/app: a file
+// named app in a directory of its own (for make deb WORKER= and for
+// InstallWorker).
+func brokenWorker(t *testing.T) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "app")
+	require.NoError(t, os.WriteFile(p, []byte("#!/bin/sh\necho 'broken release: cannot start' >&2\nexit 3\n"), 0o755))
+	return p
+}
+
 // put copies a package into the container and returns its path there.
 func (c *cluster) put(t *testing.T, deb string) string {
 	t.Helper()
@@ -49,21 +82,11 @@ func (c *cluster) put(t *testing.T, deb string) string {
 }
 
 func TestPackageLifecycle(t *testing.T) {
-	if l, err := net.Listen("tcp", defaultAddr); err != nil {
-		t.Fatalf("the package's default address %s is taken on this machine: %v", defaultAddr, err)
-	} else {
-		l.Close()
-	}
-	broken := filepath.Join(t.TempDir(), "broken-app")
-	require.NoError(t, os.WriteFile(broken, []byte("#!/bin/sh\necho 'broken release: cannot start' >&2\nexit 3\n"), 0o755))
-	v1, v2, v3 := buildDeb(t, "1.0.0", ""), buildDeb(t, "2.0.0", ""), buildDeb(t, "3.0.0", broken)
+	requireDefaultAddrFree(t)
+	v1, v2, v3 := buildDeb(t, "1.0.0", ""), buildDeb(t, "2.0.0", ""), buildDeb(t, "3.0.0", brokenWorker(t))
 
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-	defer cancel()
-	m, err := Boot(ctx)
-	require.NoError(t, err)
-	track(t, m)
-	c := &cluster{Machine: m, addr: defaultAddr, ctx: ctx}
+	c := bootPackaged(t)
+	ctx, m := c.ctx, c.Machine
 	var n int // what the package's default config (instances = "auto") gives here
 
 	versions := func() map[string]int { return versionsAt(t, c.addr, nil) }
@@ -72,6 +95,7 @@ func TestPackageLifecycle(t *testing.T) {
 		deb := c.put(t, v1)
 		out := c.run(t, "sh", "-c", "cd /root && apt-get install -y ./"+filepath.Base(deb))
 		t.Logf("apt-get install:\n%s", tail(out, 5))
+		var err error
 		n, err = c.ConfiguredInstances(ctx)
 		require.NoError(t, err)
 		require.GreaterOrEqual(t, n, 2, `instances = "auto" is at least 2`)

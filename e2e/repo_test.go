@@ -3,7 +3,6 @@
 package e2e
 
 import (
-	"context"
 	"errors"
 	"net"
 	"net/http"
@@ -55,11 +54,7 @@ func makeRepo(t *testing.T, dir, key, url string, debs ...string) {
 // three lines install the cluster; `apt-get upgrade` and a downgrade roll
 // it under load; an unsigned or wrongly signed repository changes nothing.
 func TestAPTRepository(t *testing.T) {
-	if l, err := net.Listen("tcp", defaultAddr); err != nil {
-		t.Fatalf("the package's default address %s is taken on this machine: %v", defaultAddr, err)
-	} else {
-		l.Close()
-	}
+	requireDefaultAddrFree(t)
 	key, wrong := signingKey(t, "app-test-signing"), signingKey(t, "someone-else")
 	v1, v2, v3 := buildDeb(t, "1.0.0", ""), buildDeb(t, "2.0.0", ""), buildDeb(t, "3.0.0", "")
 
@@ -74,12 +69,8 @@ func TestAPTRepository(t *testing.T) {
 	t.Cleanup(func() { srv.Close() })
 	makeRepo(t, repo, key, url, v1)
 
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-	defer cancel()
-	m, err := Boot(ctx)
-	require.NoError(t, err)
-	track(t, m)
-	c := &cluster{Machine: m, addr: defaultAddr, ctx: ctx}
+	c := bootPackaged(t)
+	ctx := c.ctx
 	// An operator's machine with only this repository configured: nothing
 	// is fetched from elsewhere.
 	c.run(t, "sh", "-c", "rm -rf /etc/apt/sources.list /etc/apt/sources.list.d/* /var/lib/apt/lists/*")
