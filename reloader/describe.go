@@ -61,25 +61,17 @@ type JournalLine struct {
 // Describe reads an instance's unit, command, environment, limits and
 // systemd's recent messages about it; sockets are the sockets it serves.
 func (d *DBus) Describe(ctx context.Context, unit string, sockets []string) (Description, error) {
-	u, err := d.Unit(ctx, unit)
+	u, up, sp, err := d.unitProps(ctx, unit)
 	if err != nil {
 		return Description{}, err
 	}
 	out := Description{Unit: u}
-	up, err := d.conn.GetUnitPropertiesContext(ctx, unit)
-	if err != nil {
-		return Description{}, fmt.Errorf("properties of %s: %w", unit, err)
-	}
 	if s := str(up["LoadState"]); s != "loaded" {
 		return Description{}, fmt.Errorf("describe %s: %w (load state %q)", unit, ErrNoSuchInstance, s)
 	}
 	out.Description = str(up["Description"])
 	out.UnitFile = str(up["FragmentPath"])
 	out.DropIns, _ = up["DropInPaths"].([]string)
-	sp, err := d.conn.GetUnitTypePropertiesContext(ctx, unit, "Service")
-	if err != nil {
-		return Description{}, fmt.Errorf("service properties of %s: %w", unit, err)
-	}
 	// ExecStart is a(sasbttttuii): path, argv, ignore-failure, timestamps, pid, code, status.
 	if ex, ok := sp["ExecStart"].([][]any); ok && len(ex) > 0 && len(ex[0]) > 1 {
 		out.Command, _ = ex[0][1].([]string)

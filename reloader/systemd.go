@@ -150,9 +150,16 @@ func (d *DBus) ResetFailed(ctx context.Context, unit string) error {
 
 // Unit implements [Systemd].
 func (d *DBus) Unit(ctx context.Context, unit string) (Unit, error) {
+	u, _, _, err := d.unitProps(ctx, unit)
+	return u, err
+}
+
+// unitProps is [DBus.Unit], with the unit's properties and those of its
+// type (Socket or Service; nil for other types) as systemd sent them.
+func (d *DBus) unitProps(ctx context.Context, unit string) (Unit, map[string]any, map[string]any, error) {
 	up, err := d.conn.GetUnitPropertiesContext(ctx, unit)
 	if err != nil {
-		return Unit{}, fmt.Errorf("properties of %s: %w", unit, err)
+		return Unit{}, nil, nil, fmt.Errorf("properties of %s: %w", unit, err)
 	}
 	u := Unit{
 		Name:        unit,
@@ -166,7 +173,7 @@ func (d *DBus) Unit(ctx context.Context, unit string) (Unit, error) {
 	if strings.HasSuffix(unit, ".socket") {
 		sp, err := d.conn.GetUnitTypePropertiesContext(ctx, unit, "Socket")
 		if err != nil {
-			return Unit{}, fmt.Errorf("socket properties of %s: %w", unit, err)
+			return Unit{}, nil, nil, fmt.Errorf("socket properties of %s: %w", unit, err)
 		}
 		// Listen is a(ss): (type, address) pairs.
 		if ls, ok := sp["Listen"].([][]any); ok {
@@ -176,14 +183,14 @@ func (d *DBus) Unit(ctx context.Context, unit string) (Unit, error) {
 				}
 			}
 		}
-		return u, nil
+		return u, up, sp, nil
 	}
 	if !strings.HasSuffix(unit, ".service") {
-		return u, nil
+		return u, up, nil, nil
 	}
 	sp, err := d.conn.GetUnitTypePropertiesContext(ctx, unit, "Service")
 	if err != nil {
-		return Unit{}, fmt.Errorf("service properties of %s: %w", unit, err)
+		return Unit{}, nil, nil, fmt.Errorf("service properties of %s: %w", unit, err)
 	}
 	u.Result = str(sp["Result"])
 	u.MainPID, _ = sp["MainPID"].(uint32)
@@ -209,7 +216,7 @@ func (d *DBus) Unit(ctx context.Context, unit string) (Unit, error) {
 			}
 		}
 	}
-	return u, nil
+	return u, up, sp, nil
 }
 
 // AccountingProcess marks a Unit whose CPU or memory is its main
