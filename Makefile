@@ -27,8 +27,9 @@ unit: ## the Go tests (real sockets and processes; no root needed)
 	$(GO) test -count=1 -race ./...
 
 FUZZTIME ?= 20s
-fuzz: ## a bounded fuzzing run of the config parser (FUZZTIME=20s)
-	$(GO) test -run '^$$' -fuzz=FuzzParse -fuzztime=$(FUZZTIME) -fuzzminimizetime=5s ./units/
+fuzz: ## bounded fuzzing runs of the config parser and the generator's output (FUZZTIME=20s each)
+	$(GO) test -run '^$$' -fuzz='^FuzzParse$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=5s ./units/
+	$(GO) test -run '^$$' -fuzz='^FuzzGenerate$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=5s ./units/
 
 e2e: e2e-deps ## the tests on a throwaway real systemd (root)
 	$(GO) test -tags e2e -count=1 -v -timeout 30m ./e2e/

@@ -38,7 +38,8 @@ func TestMain(m *testing.M) {
 	if err := CleanStale(); err != nil {
 		fmt.Fprintln(os.Stderr, "clean up earlier runs:", err)
 	}
-	tmp, err := os.MkdirTemp("", "app-e2e-bin")
+	// Not dirPrefix: CleanStale must not take a running suite's binaries.
+	tmp, err := os.MkdirTemp("", "app-bin-e2e-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
@@ -546,8 +547,8 @@ func TestHealthProbe(t *testing.T) {
 
 	sick := "[env]\nAPP_HEALTHZ_STATUS = \"503\"\n"
 	for _, tc := range []struct{ config, want, unit string }{
-		{base + sick, "surge app@spare.service: health probe failed: GET /healthz via /run/app/probe/spare.sock: status 503", units.Spare},
-		{base + "surge = false\n" + sick, "restart app@0.service: health probe failed: GET /healthz via /run/app/probe/0.sock: status 503", "app@0.service"},
+		{base + sick, "surge app@spare.service: health probe failed: GET /healthz via /run/app/probe/spare/http.sock: status 503", units.Spare},
+		{base + "surge = false\n" + sick, "restart app@0.service: health probe failed: GET /healthz via /run/app/probe/0/http.sock: status 503", "app@0.service"},
 	} {
 		before := c.pids(t, n)
 		require.NoError(t, c.WriteConfig(c.config(tc.config)))

@@ -4,6 +4,9 @@ package e2e
 
 import (
 	"encoding/json"
+	"fmt"
+	"net"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -155,4 +158,43 @@ func TestRemoteHosts(t *testing.T) {
 		require.NoError(t, err)
 		assert.Contains(t, out, "last rollout: FAILED")
 	})
+}
+
+// A host that accepts the connection and then says nothing (a hung
+// machine, a black-holed sshd) ends reload -host and status -host within
+// ssh's connect timeout, with an error naming it, instead of hanging the
+// deploy. No container needed: the silent host is a listener on loopback.
+func TestSilentHostTimesOut(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer l.Close()
+	var held []net.Conn
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			held = append(held, c) // never answered, closed with the test
+		}
+	}()
+	t.Cleanup(func() {
+		for _, c := range held {
+			c.Close()
+		}
+	})
+	port := l.Addr().(*net.TCPAddr).Port
+	s := newSSHClient(t)
+	require.NoError(t, os.WriteFile(s.config, []byte(fmt.Sprintf("Host silent\n  HostName 127.0.0.1\n  Port %d\n  User root\n  IdentityFile %s\n  StrictHostKeyChecking no\n  UserKnownHostsFile /dev/null\n", port, s.key)), 0o600))
+	for _, args := range [][]string{{"reload", "-host", "silent"}, {"status", "-host", "silent"}} {
+		start := time.Now()
+		stdout, stderr, err := s.reloader(t, args...)
+		took := time.Since(start)
+		t.Logf("%s: %s\n%s%s", strings.Join(args, " "), took.Round(10*time.Millisecond), stdout, stderr)
+		require.Error(t, err, "a silent host is a failed host")
+		assert.Contains(t, stdout+stderr, "silent")
+		assert.Contains(t, stdout+stderr, "timed out")
+		// ConnectTimeout is 10 s (twice: two D-Bus connections at most).
+		assert.Less(t, took, 2*reloader.SSHConnectTimeout+15*time.Second, "bounded by ssh's connect timeout")
+	}
 }

@@ -44,13 +44,14 @@ type Sample struct {
 // net/http's client, they never retry a request on a fresh connection, so a
 // request lost to a closing connection shows.
 type Load struct {
-	opts    LoadOptions
-	stop    chan struct{}
-	wg      sync.WaitGroup
-	issued  atomic.Int64
-	mu      sync.Mutex
-	samples []Sample
-	started time.Time
+	opts     LoadOptions
+	stop     chan struct{}
+	stopOnce sync.Once
+	wg       sync.WaitGroup
+	issued   atomic.Int64
+	mu       sync.Mutex
+	samples  []Sample
+	started  time.Time
 }
 
 // StartLoad starts the clients.
@@ -195,9 +196,10 @@ func (l *Load) Instances() map[string]bool {
 	return seen
 }
 
-// Stop ends the load and returns what it saw.
+// Stop ends the load and returns what it saw. Stopping it again returns
+// the same.
 func (l *Load) Stop() Result {
-	close(l.stop)
+	l.stopOnce.Do(func() { close(l.stop) })
 	l.wg.Wait()
 	l.mu.Lock()
 	defer l.mu.Unlock()

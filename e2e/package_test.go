@@ -102,6 +102,7 @@ func TestPackageLifecycle(t *testing.T) {
 		require.NoError(t, c.WaitActive(ctx, 30*time.Second, append([]string{units.Socket, units.Target}, c.instances(n)...)...))
 		assert.Equal(t, map[string]bool{"enabled": true}, set(c.run(t, "systemctl", "is-enabled", units.Socket, units.Target)))
 		assert.Equal(t, []string{"1.0.0"}, keys(versions()))
+		assert.Equal(t, "640 root root", strings.TrimSpace(c.run(t, "stat", "-c", "%a %U %G", units.DefaultConfigPath)), "app.toml holds secrets: root only")
 	})
 
 	step(t, "man pages and bash completion", func(t *testing.T) {
@@ -134,6 +135,11 @@ func TestPackageLifecycle(t *testing.T) {
 		out, err = as("deployer", "app-reloader", "status")
 		require.NoError(t, err, out)
 		assert.Contains(t, out, "app@0.service")
+		assert.Contains(t, out, "last rollout: ok", "members read the report")
+		assert.Equal(t, "640 root "+reloader.DeployGroup, strings.TrimSpace(c.run(t, "stat", "-c", "%a %U %G", reloader.DefaultReportPath)))
+		out, err = as("outsider", "app-reloader", "status")
+		require.NoError(t, err, out)
+		assert.Contains(t, out, "last rollout: (its report is for root and the "+reloader.DeployGroup+" group only)")
 
 		before = c.pids(t, n)
 		refused := regexp.MustCompile(`Interactive authentication required|Access denied`)
@@ -164,6 +170,8 @@ func TestPackageLifecycle(t *testing.T) {
 	})
 
 	step(t, "upgrade to v2 under load fails no request", func(t *testing.T) {
+		// As an older package left it: readable by everyone.
+		c.run(t, "chmod", "0644", units.DefaultConfigPath)
 		before, since := c.pids(t, n), time.Now()
 		l := c.load(t)
 		time.Sleep(time.Second)
@@ -176,6 +184,7 @@ func TestPackageLifecycle(t *testing.T) {
 		assert.Zero(t, res.Failed(), "failed requests: %v", res.Errors(10))
 		c.checkRollout(t, "dpkg -i v2", n, before, since, "2.0.0", true)
 		c.assertNoStopTimeouts(t)
+		assert.Equal(t, "640", strings.TrimSpace(c.run(t, "stat", "-c", "%a", units.DefaultConfigPath)), "the upgrade narrows an app.toml others could read")
 	})
 
 	step(t, "broken v3 halts, v2 keeps serving", func(t *testing.T) {

@@ -188,3 +188,64 @@ func TestAPTRepository(t *testing.T) {
 		assert.Equal(t, before, after, "the published repository is untouched")
 	})
 }
+
+// repo.sh killed with SIGKILL (no trap runs) leaves neither the imported
+// secret key on disk nor a gpg-agent holding it: the keyring is a tmpfs
+// in the run's own mount namespace, and the agent dies with the run's PID
+// namespace. A fake apt-ftparchive holds the run after the key is imported
+// and says where the keyring is.
+func TestRepoKeyDoesNotOutliveAKill(t *testing.T) {
+	key := signingKey(t, "app-test-killed")
+	deb := buildDeb(t, "1.0.0", "")
+	fake := t.TempDir()
+	marker := filepath.Join(fake, "keyring")
+	require.NoError(t, os.WriteFile(filepath.Join(fake, "apt-ftparchive"),
+		[]byte("#!/bin/sh\necho \"$GNUPGHOME\" > "+marker+".tmp && mv "+marker+".tmp "+marker+"\nexec sleep 60\n"), 0o755))
+	cmd := exec.Command("../packaging/repo.sh", deb)
+	cmd.Env = append(os.Environ(), "PATH="+fake+":"+os.Getenv("PATH"), "REPO_DIR="+filepath.Join(t.TempDir(), "repo"), "REPO_KEY_FILE="+key)
+	var out strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &out
+	require.NoError(t, cmd.Start())
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(exited) }()
+	t.Cleanup(func() { _ = cmd.Process.Kill(); <-exited })
+
+	var home string
+	for deadline := time.Now().Add(30 * time.Second); home == "" && time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		b, _ := os.ReadFile(marker)
+		home = strings.TrimSpace(string(b))
+	}
+	require.NotEmpty(t, home, "the run reached apt-ftparchive: %s", out.String())
+	require.NotEmpty(t, agentsOf(home), "the key is imported and its agent runs: the kill below is a real test")
+
+	require.NoError(t, cmd.Process.Kill()) // the run we started, by its PID
+	<-exited
+	deadline := time.Now().Add(10 * time.Second)
+	for len(agentsOf(home)) > 0 && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	assert.Empty(t, agentsOf(home), "no gpg-agent outlives the run")
+	entries, err := os.ReadDir(home)
+	if err == nil {
+		assert.Empty(t, entries, "no key material left in %s", home)
+		_ = os.Remove(home)
+	}
+	t.Logf("killed repo.sh: keyring %s left %d entries, %d agents", home, len(entries), len(agentsOf(home)))
+}
+
+// agentsOf lists the gpg-agents serving the keyring home.
+func agentsOf(home string) []string {
+	var pids []string
+	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	for _, p := range procs {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			continue
+		}
+		args := strings.Split(string(b), "\x00")
+		if len(args) > 0 && filepath.Base(args[0]) == "gpg-agent" && strings.Contains(string(b), home) {
+			pids = append(pids, filepath.Base(filepath.Dir(p)))
+		}
+	}
+	return pids
+}

@@ -17,7 +17,7 @@ _app_reloader() {
     case $cmd in
         reload)     flags="-config -host -json -lock -parallel -plain -report -ssh -verbose" ;;
         status)     flags="-config -host -json -report -ssh" ;;
-        describe)   flags="-config -json" ;;
+        describe)   flags="-config -json -show-env" ;;
         logs)       flags="-f -json -n -since" ;;
         top)        flags="-config -interval -n" ;;
         scale)      flags="-config -json -lock -plain -verbose" ;;

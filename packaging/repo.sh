@@ -16,6 +16,11 @@ out=${REPO_DIR:?}
 suite=${REPO_SUITE:-stable}
 url=${REPO_URL:-https://apt.example.com/app}
 die() { echo "make repo: $*" >&2; exit 1; }
+cleanup_keyring() {
+	[ -n "${GNUPGHOME:-}" ] || return 0
+	[ -z "${APP_REPO_SEALED:-}" ] || umount "$GNUPGHOME" 2>/dev/null || true
+	rm -rf "$GNUPGHOME"
+}
 
 [ $# -gt 0 ] || die "no packages: build them with make deb VERSION=x.y.z, or name them with DEBS=..."
 command -v apt-ftparchive >/dev/null || die "apt-ftparchive is missing: apt-get install apt-utils"
@@ -26,11 +31,37 @@ for deb in "$@"; do
 	[ "$name" = app ] || die "$deb: package \"$name\", not app"
 done
 
+# A secret key imported from REPO_KEY_FILE must not outlive the run, even
+# when the run is killed (SIGKILL runs no trap): it is imported into a
+# keyring on a tmpfs in a mount namespace of the run's own, and gpg's agent
+# runs in a PID namespace of its own. When the run ends, however it ends,
+# the kernel kills every process in that namespace (--kill-child: the run
+# is its init) and the tmpfs goes with the mount namespace: no key on disk,
+# no agent left. Where namespaces cannot be had (no root, no unprivileged
+# user namespaces), the keyring is a plain temporary directory on
+# /dev/shm, removed by the trap, and a SIGKILL leaves it there: say so.
+if [ -n "${REPO_KEY_FILE:-}" ] && [ -z "${APP_REPO_SEALED:-}" ]; then
+	[ -f "$REPO_KEY_FILE" ] || die "REPO_KEY_FILE=$REPO_KEY_FILE: no such file"
+	ns="--mount --pid --fork --kill-child --mount-proc"
+	[ "$(id -u)" = 0 ] || ns="--user --map-root-user $ns"
+	# shellcheck disable=SC2086 # ns is a list of options
+	if unshare $ns true 2>/dev/null; then
+		export APP_REPO_SEALED=1
+		exec unshare $ns "$0" "$@"
+	fi
+	echo "make repo: warning: no namespaces here (unshare $ns failed): a SIGKILL would leave the imported key in a temporary keyring; see README (REPO_KEY_ID)" >&2
+fi
+
 if [ -n "${REPO_KEY_FILE:-}" ]; then
 	[ -f "$REPO_KEY_FILE" ] || die "REPO_KEY_FILE=$REPO_KEY_FILE: no such file"
-	GNUPGHOME=$(mktemp -d)
+	if [ -n "${APP_REPO_SEALED:-}" ]; then
+		GNUPGHOME=$(mktemp -d "${TMPDIR:-/tmp}/app-repo-gnupg.XXXXXX")
+		mount -t tmpfs -o size=16m,mode=0700 app-repo-gnupg "$GNUPGHOME" || die "cannot mount a tmpfs for the keyring"
+	else
+		GNUPGHOME=$(mktemp -d "$( [ -d /dev/shm ] && echo /dev/shm || echo "${TMPDIR:-/tmp}")/app-repo-gnupg.XXXXXX")
+	fi
 	export GNUPGHOME
-	trap 'gpgconf --kill all >/dev/null 2>&1 || true; rm -rf "$GNUPGHOME"' EXIT
+	trap 'gpgconf --kill all >/dev/null 2>&1 || true; cleanup_keyring' EXIT
 	gpg --batch --quiet --import "$REPO_KEY_FILE" 2>/dev/null ||
 		die "REPO_KEY_FILE=$REPO_KEY_FILE: gpg cannot import it"
 	key=$(gpg --batch --with-colons --list-secret-keys | awk -F: '$1 == "fpr" { print $10; exit }')
@@ -45,7 +76,7 @@ fi
 
 mkdir -p "$(dirname "$out")"
 tmp=$(mktemp -d "$(dirname "$out")/.repo.XXXXXX")
-trap 'rm -rf "$tmp"; [ -z "${REPO_KEY_FILE:-}" ] || { gpgconf --kill all >/dev/null 2>&1 || true; rm -rf "$GNUPGHOME"; }' EXIT
+trap 'rm -rf "$tmp"; [ -z "${REPO_KEY_FILE:-}" ] || { gpgconf --kill all >/dev/null 2>&1 || true; cleanup_keyring; }' EXIT
 dists=dists/$suite
 mkdir -p "$tmp/pool/main" "$tmp/$dists/main/binary-amd64"
 cp "$@" "$tmp/pool/main/"

@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"strings"
@@ -175,6 +176,31 @@ func (o *cli) config(cmd, path string) (units.Config, bool) {
 	return cfg, true
 }
 
+// viewConfig loads the configuration for a command that only shows the
+// cluster. app.toml holds secrets ([env]) and is readable by root only:
+// someone else gets the defaults and unreadable set, and counts the
+// instances from systemd instead ([DBus.wantedInstances]).
+func (o *cli) viewConfig(cmd, path string) (cfg units.Config, unreadable, ok bool) {
+	cfg, err := units.Load(path)
+	if errors.Is(err, fs.ErrPermission) && os.Geteuid() != 0 {
+		return units.Default(), true, true
+	}
+	if err != nil {
+		fmt.Fprintf(o.stderr, "app-reloader %s: %v\n", cmd, err)
+		return units.Config{}, false, false
+	}
+	return cfg, false, true
+}
+
+// count is the number of configured instances: from the configuration,
+// or when it is unreadable, from what app.target wants.
+func count(ctx context.Context, d *DBus, cfg units.Config, unreadable bool) (int, error) {
+	if unreadable {
+		return d.wantedInstances(ctx)
+	}
+	return cfg.Count(), nil
+}
+
 // reloader connects to systemd and sets up a Reloader for cfg.
 func (o *cli) reloader(ctx context.Context, cmd string, cfg units.Config, source string, log *slog.Logger) (*Reloader, func(), bool) {
 	sd, err := Connect(ctx)
@@ -229,6 +255,9 @@ func runCheck(_ context.Context, o *cli, args []string) int {
 	cfg, ok := o.config("check", *config)
 	if !ok {
 		return 1
+	}
+	if fi, err := os.Stat(*config); err == nil && len(cfg.Env) > 0 && fi.Mode().Perm()&0o004 != 0 {
+		fmt.Fprintf(o.stderr, "app-reloader check: warning: %s holds [env] and every local user can read it: chmod o-rwx %s\n", *config, *config)
 	}
 	if *asJSON {
 		return o.json(map[string]any{"ok": true, "config": *config, "instances": cfg.Count(), "listen": cfg.Listen, "socket": cfg.Socket})

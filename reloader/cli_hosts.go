@@ -80,7 +80,7 @@ func (o *cli) rollHosts(ctx context.Context, cmd string, f *hostFlags, asJSON bo
 		case res.Error == "" && rep != nil:
 			fmt.Fprintf(progress, "%s: done, %d instances in %s\n", res.Host, rep.Instances, round(rep.Took))
 		case rep != nil && rep.Failure != nil:
-			fmt.Fprintf(progress, "%s: FAILED at %s: %s\n", res.Host, rep.Failure.Unit, rep.Failure.Reason)
+			fmt.Fprintf(progress, "%s: FAILED at %s: %s\n", res.Host, rep.Failure.Unit, printable(rep.Failure.Reason))
 			WriteReport(prefixed(progress, "  "+res.Host+" | "), *rep)
 		default:
 			fmt.Fprintf(progress, "%s: FAILED: %s\n", res.Host, res.Error)

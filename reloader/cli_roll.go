@@ -58,12 +58,19 @@ func runReload(ctx context.Context, o *cli, args []string) int {
 	if len(hf.hosts) > 0 {
 		return o.reloadHosts(ctx, hf, *f.json)
 	}
+	if os.Geteuid() != 0 {
+		// The rollout runs as root, which checks the configuration
+		// before it touches anything; whoever can read it here gets the
+		// same refusal sooner.
+		if _, err := units.Load(*f.config); err != nil && !errors.Is(err, os.ErrPermission) {
+			fmt.Fprintf(o.stderr, "app-reloader reload: %v\nnothing was changed: the running instances keep running\n", err)
+			return 1
+		}
+		return o.delegate(ctx, *f.config, *reportPath, *f.json)
+	}
 	cfg, ok := o.config("reload", *f.config)
 	if !ok {
 		return 1
-	}
-	if os.Geteuid() != 0 {
-		return o.delegate(ctx, *f.config, *reportPath, *f.json)
 	}
 	r, end, ok := o.begin(ctx, "reload", cfg, f)
 	if !ok {

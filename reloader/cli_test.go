@@ -28,9 +28,19 @@ func TestCLICheck(t *testing.T) {
 	_, out, _ = runCLI("check", "-config", good)
 	assert.Equal(t, good+": ok (3 instances, listen 127.0.0.1:9000, socket reuseport)\n", out)
 
+	// Secrets in a file every local user can read: said, not refused.
+	secret := filepath.Join(dir, "secret.toml")
+	require.NoError(t, os.WriteFile(secret, []byte("[env]\nAPI_KEY = \"s3cret\"\n"), 0o644))
+	code, _, errs := runCLI("check", "-config", secret)
+	assert.Equal(t, 0, code)
+	assert.Contains(t, errs, "warning: "+secret+" holds [env] and every local user can read it: chmod o-rwx "+secret)
+	require.NoError(t, os.Chmod(secret, 0o640))
+	_, _, errs = runCLI("check", "-config", secret)
+	assert.Empty(t, errs)
+
 	bad := filepath.Join(dir, "bad.toml")
 	require.NoError(t, os.WriteFile(bad, []byte("instances = 3\nlisten = [\"nowhere\"]\n"), 0o644))
-	code, _, errs := runCLI("check", "-config", bad)
+	code, _, errs = runCLI("check", "-config", bad)
 	assert.Equal(t, 1, code)
 	assert.Contains(t, errs, bad+`:2: listen: "nowhere"`)
 

@@ -2,6 +2,7 @@ package reloader
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"time"
@@ -21,7 +22,7 @@ func runStatus(ctx context.Context, o *cli, args []string) int {
 	if len(hf.hosts) > 0 {
 		return o.statusHosts(ctx, hf, *asJSON)
 	}
-	cfg, ok := o.config("status", *config)
+	cfg, unreadable, ok := o.viewConfig("status", *config)
 	if !ok {
 		return 1
 	}
@@ -30,12 +31,19 @@ func runStatus(ctx context.Context, o *cli, args []string) int {
 		return 1
 	}
 	defer closeBus()
-	st, err := r.Status(ctx, cfg.Count())
+	want, err := count(ctx, r.Systemd.(*DBus), cfg, unreadable)
 	if err != nil {
 		fmt.Fprintf(o.stderr, "app-reloader status: %v\n", err)
 		return 1
 	}
-	if st.LastRollout, err = LoadReport(*reportPath); err != nil {
+	st, err := r.Status(ctx, want)
+	if err != nil {
+		fmt.Fprintf(o.stderr, "app-reloader status: %v\n", err)
+		return 1
+	}
+	if st.LastRollout, err = LoadReport(*reportPath); errors.Is(err, os.ErrPermission) {
+		st.ReportUnreadable = true
+	} else if err != nil {
 		fmt.Fprintf(o.stderr, "app-reloader status: %v\n", err)
 	}
 	if *asJSON {
@@ -49,6 +57,7 @@ func runDescribe(ctx context.Context, o *cli, args []string) int {
 	fs := o.flags("describe")
 	config := fs.String("config", units.DefaultConfigPath, "configuration file")
 	asJSON := fs.Bool("json", false, "print the description as JSON on stdout")
+	showEnv := fs.Bool("show-env", false, "show the values of the environment from app.toml's [env] (root only), masked otherwise")
 	if code := o.parse(fs, args, 1, 1); code >= 0 {
 		return code
 	}
@@ -57,7 +66,7 @@ func runDescribe(ctx context.Context, o *cli, args []string) int {
 		fmt.Fprintf(o.stderr, "app-reloader describe: %v\n", err)
 		return 2
 	}
-	cfg, ok := o.config("describe", *config)
+	cfg, unreadable, ok := o.viewConfig("describe", *config)
 	if !ok {
 		return 1
 	}
@@ -67,9 +76,20 @@ func runDescribe(ctx context.Context, o *cli, args []string) int {
 		return 1
 	}
 	defer sd.Close()
+	want, err := count(ctx, sd, cfg, unreadable)
+	if err != nil {
+		fmt.Fprintf(o.stderr, "app-reloader describe: %v\n", err)
+		return 1
+	}
 	sockets := []string{units.Socket}
-	if cfg.Socket == units.SocketReusePort {
-		sockets = append(sockets, socketOf(unit))
+	own := socketOf(unit)
+	if unreadable {
+		// socket = "reuseport" or not: its own socket is loaded or not.
+		if loaded, err := sd.List(ctx, own); err == nil && len(loaded) > 0 {
+			sockets = append(sockets, own)
+		}
+	} else if cfg.Socket == units.SocketReusePort {
+		sockets = append(sockets, own)
 	}
 	d, err := sd.Describe(ctx, unit, sockets)
 	if err != nil {
@@ -78,10 +98,11 @@ func runDescribe(ctx context.Context, o *cli, args []string) int {
 	}
 	// systemd loads any app@N on demand: one beyond the configured count
 	// that never ran is no instance.
-	if n, ok := instanceNumber(unit); ok && n >= cfg.Count() && !running(d.Unit) && len(d.Recent) == 0 {
-		fmt.Fprintf(o.stderr, "app-reloader describe: %s: %v: %d are configured (app@0 … app@%d) and it never ran\n", unit, ErrNoSuchInstance, cfg.Count(), cfg.Count()-1)
+	if n, ok := instanceNumber(unit); ok && n >= want && !running(d.Unit) && len(d.Recent) == 0 {
+		fmt.Fprintf(o.stderr, "app-reloader describe: %s: %v: %d are configured (app@0 … app@%d) and it never ran\n", unit, ErrNoSuchInstance, want, want-1)
 		return 1
 	}
+	d.ReadFileEnvironment(*showEnv)
 	if *asJSON {
 		return o.json(d)
 	}
@@ -130,7 +151,7 @@ func runTop(ctx context.Context, o *cli, args []string) int {
 		fmt.Fprintf(o.stderr, "app-reloader top: want -interval of 100ms or more and -n of 0 or more\n")
 		return 2
 	}
-	cfg, ok := o.config("top", *config)
+	cfg, unreadable, ok := o.viewConfig("top", *config)
 	if !ok {
 		return 1
 	}
@@ -139,6 +160,11 @@ func runTop(ctx context.Context, o *cli, args []string) int {
 		return 1
 	}
 	defer closeBus()
+	want, err := count(ctx, r.Systemd.(*DBus), cfg, unreadable)
+	if err != nil {
+		fmt.Fprintf(o.stderr, "app-reloader top: %v\n", err)
+		return 1
+	}
 	screen := isTerminal(o.stdout)
 	if !screen && *frames == 0 {
 		*frames = 1
@@ -147,7 +173,7 @@ func runTop(ctx context.Context, o *cli, args []string) int {
 	if screen {
 		opt.Keys = os.Stdin
 	}
-	if err := r.Top(ctx, o.stdout, cfg.Count(), opt); err != nil {
+	if err := r.Top(ctx, o.stdout, want, opt); err != nil {
 		fmt.Fprintf(o.stderr, "app-reloader top: %v\n", err)
 		return 1
 	}

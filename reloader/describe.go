@@ -7,11 +7,14 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"os"
 	"os/exec"
 	"regexp"
 	"strconv"
 	"strings"
 	"time"
+
+	"example.com/app/units"
 )
 
 // Description is what `app-reloader describe` shows of one instance: its
@@ -29,12 +32,24 @@ type Description struct {
 	User        string   `json:"user"`
 	DynamicUser bool     `json:"dynamic_user"`
 	Environment []string `json:"environment"`
+	// EnvironmentFiles are the files systemd reads more of its environment
+	// from when it starts it (EnvironmentFile=): app.toml's [env] table,
+	// readable by root only.
+	EnvironmentFiles []string `json:"environment_files,omitempty"`
+	// FileEnvironment is what those files set, NAME=value, with every
+	// value masked unless asked for (describe -show-env); FileEnvironmentError
+	// says why it could not be read.
+	FileEnvironment      []string `json:"file_environment,omitempty"`
+	FileEnvironmentError string   `json:"file_environment_error,omitempty"`
 	// Sockets are the sockets it serves, with their addresses.
 	Sockets []Unit `json:"sockets"`
 	Limits  Limits `json:"limits"`
 	// Recent are systemd's last messages about it: starts, stops, exits,
 	// scheduled restarts.
 	Recent []JournalLine `json:"recent"`
+	// RecentError says why Recent could not be read (the journal is for
+	// root and the adm and systemd-journal groups).
+	RecentError string `json:"recent_error,omitempty"`
 }
 
 // Limits are an instance's resource limits and timeouts; a zero value
@@ -80,6 +95,14 @@ func (d *DBus) Describe(ctx context.Context, unit string, sockets []string) (Des
 	out.User = str(sp["User"])
 	out.DynamicUser, _ = sp["DynamicUser"].(bool)
 	out.Environment, _ = sp["Environment"].([]string)
+	// EnvironmentFiles is a(sb): path, whether a missing file is fine.
+	if files, ok := sp["EnvironmentFiles"].([][]any); ok {
+		for _, f := range files {
+			if len(f) == 2 {
+				out.EnvironmentFiles = append(out.EnvironmentFiles, str(f[0]))
+			}
+		}
+	}
 	lim := &out.Limits
 	lim.MemoryMax = limit(sp["MemoryMax"])
 	lim.TasksMax = limit(sp["TasksMax"])
@@ -96,9 +119,45 @@ func (d *DBus) Describe(ctx context.Context, unit string, sockets []string) (Des
 		out.Sockets = append(out.Sockets, su)
 	}
 	if out.Recent, err = recentEvents(ctx, unit, 10); err != nil {
-		return Description{}, err
+		// The journal is for root, adm and systemd-journal: the rest of
+		// the description is anyone's.
+		out.RecentError = err.Error()
 	}
 	return out, nil
+}
+
+// Masked stands for a value describe does not show unless asked.
+const Masked = "••••••"
+
+// ReadFileEnvironment fills d.FileEnvironment from d.EnvironmentFiles,
+// each value masked unless show is set. Only root can read the files;
+// anyone else gets FileEnvironmentError.
+func (d *Description) ReadFileEnvironment(show bool) {
+	var errs []string
+	for _, path := range d.EnvironmentFiles {
+		b, err := os.ReadFile(path)
+		if errors.Is(err, os.ErrPermission) {
+			errs = append(errs, path+": readable by root only")
+			continue
+		}
+		if err != nil {
+			errs = append(errs, err.Error())
+			continue
+		}
+		vars, err := units.ReadEnvironmentFile(string(b))
+		if err != nil {
+			errs = append(errs, path+": "+err.Error())
+			continue
+		}
+		for _, kv := range vars {
+			v := Masked
+			if show {
+				v = kv[1]
+			}
+			d.FileEnvironment = append(d.FileEnvironment, kv[0]+"="+v)
+		}
+	}
+	d.FileEnvironmentError = strings.Join(errs, "; ")
 }
 
 // ErrNoSuchInstance is returned for an instance systemd does not know.
@@ -245,14 +304,23 @@ func WriteDescription(w io.Writer, d Description, now time.Time, color bool) {
 	}
 	kv.write(w, color)
 	fmt.Fprintln(w, paint(color, bold, "environment"))
-	if len(d.Environment) == 0 {
+	if len(d.Environment)+len(d.FileEnvironment) == 0 && d.FileEnvironmentError == "" {
 		fmt.Fprintln(w, "  (none)")
 	}
-	for _, e := range d.Environment {
-		fmt.Fprintf(w, "  %s\n", e)
+	for _, e := range append(append([]string{}, d.Environment...), d.FileEnvironment...) {
+		fmt.Fprintf(w, "  %s\n", printable(e))
+	}
+	if len(d.FileEnvironment) > 0 && strings.Contains(strings.Join(d.FileEnvironment, "\n"), Masked) {
+		fmt.Fprintln(w, paint(color, dim, "  (values from "+strings.Join(d.EnvironmentFiles, ", ")+" masked: describe -show-env shows them)"))
+	}
+	if d.FileEnvironmentError != "" {
+		fmt.Fprintln(w, paint(color, dim, "  (and more from "+printable(d.FileEnvironmentError)+")"))
 	}
 	fmt.Fprintln(w, paint(color, bold, "recent events")+" (systemd's, newest last; app-reloader logs "+strings.TrimSuffix(d.Name, ".service")+" for the instance's own)")
-	if len(d.Recent) == 0 {
+	switch {
+	case d.RecentError != "":
+		fmt.Fprintf(w, "  (%s)\n", printable(d.RecentError))
+	case len(d.Recent) == 0:
 		fmt.Fprintln(w, "  (none in the journal)")
 	}
 	for _, e := range d.Recent {
@@ -260,7 +328,7 @@ func WriteDescription(w io.Writer, d Description, now time.Time, color bool) {
 		if e.Priority <= 4 {
 			c = red
 		}
-		fmt.Fprintf(w, "  %s  %s\n", e.Time.Format("2006-01-02 15:04:05"), paint(color, c, e.Message))
+		fmt.Fprintf(w, "  %s  %s\n", e.Time.Format("2006-01-02 15:04:05"), paint(color, c, printable(e.Message)))
 	}
 }
 

@@ -13,7 +13,7 @@ import (
 // DefaultFileStatePath keeps the fingerprint of the unit files as the last
 // daemon-reload by app-reloader loaded them. It is in /run: after a boot,
 // the first rollout always reloads.
-const DefaultFileStatePath = "/run/app/units.fingerprint"
+const DefaultFileStatePath = units.PrivateDir + "/units.fingerprint"
 
 // FileState tells a rollout whether a daemon-reload would change anything
 // ([Reloader.Unchanged], [Reloader.Reloaded]).
@@ -25,6 +25,9 @@ type FileState struct {
 	GeneratorDir string
 	SearchPaths  []string
 	Path         string
+	// AppliedPath is where the configuration a daemon-reload applied is
+	// kept for the generator to fall back to; "" is units.AppliedPath.
+	AppliedPath string
 
 	seen string // the fingerprint Unchanged computed
 }
@@ -59,8 +62,16 @@ func (s *FileState) Unchanged() (bool, string, error) {
 }
 
 // Reloaded implements [Reloader.Reloaded]: it records the state of the
-// unit files that the daemon-reload just loaded.
+// unit files that the daemon-reload just loaded, and keeps a copy of the
+// configuration it applied (see [units.AppliedPath]).
 func (s *FileState) Reloaded() {
+	applied := s.AppliedPath
+	if applied == "" {
+		applied = units.AppliedPath
+	}
+	// Best effort: without it, a bad app.toml at the next daemon-reload
+	// falls back to the shipped defaults, as before.
+	_ = units.SaveApplied(s.Source, applied)
 	fp := s.seen
 	if fp == "" {
 		var err error
@@ -69,8 +80,8 @@ func (s *FileState) Reloaded() {
 		}
 	}
 	// Best effort: without the record, the next rollout reloads again.
-	if err := os.MkdirAll(filepath.Dir(s.path()), 0o755); err == nil {
-		_ = os.WriteFile(s.path(), []byte(fp), 0o644)
+	if err := privateDir(filepath.Dir(s.path())); err == nil {
+		_ = os.WriteFile(s.path(), []byte(fp), 0o600)
 	}
 }
 

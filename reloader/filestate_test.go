@@ -14,10 +14,12 @@ import (
 func TestFileState(t *testing.T) {
 	cfg, err := units.Parse("app.toml", []byte("instances = 2\n"))
 	require.NoError(t, err)
-	gen, etc := t.TempDir(), t.TempDir()
-	require.NoError(t, units.Generate(cfg, "/etc/app/app.toml", gen))
-	s := &FileState{Config: cfg, Source: "/etc/app/app.toml", GeneratorDir: gen, SearchPaths: []string{etc},
-		Path: filepath.Join(t.TempDir(), "run", "units.fingerprint")}
+	gen, etc, lib := t.TempDir(), t.TempDir(), t.TempDir()
+	source := filepath.Join(etc, "app.toml")
+	require.NoError(t, os.WriteFile(source, []byte("instances = 2\n"), 0o640))
+	require.NoError(t, units.Generate(cfg, source, gen))
+	s := &FileState{Config: cfg, Source: source, GeneratorDir: gen, SearchPaths: []string{etc},
+		Path: filepath.Join(t.TempDir(), "run", "units.fingerprint"), AppliedPath: filepath.Join(lib, "applied.toml")}
 
 	same, why, err := s.Unchanged()
 	require.NoError(t, err)
@@ -28,6 +30,12 @@ func TestFileState(t *testing.T) {
 	same, why, err = s.Unchanged()
 	require.NoError(t, err)
 	assert.True(t, same, why)
+	applied, err := os.ReadFile(s.AppliedPath)
+	require.NoError(t, err, "a daemon-reload keeps the configuration it applied")
+	assert.Equal(t, "instances = 2\n", string(applied))
+	fi, err := os.Stat(s.AppliedPath)
+	require.NoError(t, err)
+	assert.Equal(t, os.FileMode(0o600), fi.Mode().Perm())
 
 	require.NoError(t, os.MkdirAll(filepath.Join(etc, "app@.service.d"), 0o755))
 	same, why, err = s.Unchanged()

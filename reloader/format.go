@@ -23,7 +23,7 @@ func eventText(e Event) string {
 	case !e.Done:
 		return map[string]string{ActionStart: "starting", ActionStop: "stopping"}[e.Action] + "…"
 	case e.Error != "":
-		return fmt.Sprintf("FAILED after %s: %s", round(e.Took), e.Error)
+		return fmt.Sprintf("FAILED after %s: %s", round(e.Took), printable(e.Error))
 	case e.Action == ActionStop && e.OldPID == 0:
 		return "not running"
 	case e.Action == ActionStop:
@@ -52,11 +52,11 @@ func WriteReport(w io.Writer, rep Report) {
 		what = "scale"
 	}
 	if rep.Failure != nil {
-		fmt.Fprintf(w, "\n%s FAILED at %s: %s\n", what, rep.Failure.Unit, rep.Failure.Reason)
+		fmt.Fprintf(w, "\n%s FAILED at %s: %s\n", what, rep.Failure.Unit, printable(rep.Failure.Reason))
 		if len(rep.Failure.Journal) > 0 {
 			fmt.Fprintf(w, "last log lines of %s:\n", rep.Failure.Unit)
 			for _, l := range rep.Failure.Journal {
-				fmt.Fprintf(w, "  %s\n", l)
+				fmt.Fprintf(w, "  %s\n", printable(l))
 			}
 		}
 		if rep.Failure.Spare {
@@ -75,7 +75,7 @@ func WriteReport(w io.Writer, rep Report) {
 			fmt.Fprintf(w, "without a spare: %s\n", rep.SurgeNote)
 		}
 	} else {
-		fmt.Fprintf(w, "\n%s NOT complete after %s: %s\n", what, round(rep.Took), rep.Error)
+		fmt.Fprintf(w, "\n%s NOT complete after %s: %s\n", what, round(rep.Took), printable(rep.Error))
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "INSTANCE\tACTION\tOLD PID\tNEW PID\tTOOK")
@@ -108,14 +108,16 @@ func WriteStatus(w io.Writer, st Status, now time.Time, color bool) {
 	writeAccountingNote(w, st.Instances, color)
 	fmt.Fprintf(w, "configured instances: %d\n", st.Configured)
 	switch r := st.LastRollout; {
+	case st.ReportUnreadable:
+		fmt.Fprintf(w, "last rollout: (its report is for root and the %s group only)\n", DeployGroup)
 	case r == nil:
 		fmt.Fprintln(w, "last rollout: none yet")
 	case r.OK:
 		fmt.Fprintf(w, "last rollout: %s, %s, %d instances in %s\n", paint(color, green, "ok"), r.Started.Format(time.RFC3339), r.Instances, round(r.Took))
 	case r.Failure != nil:
-		fmt.Fprintf(w, "last rollout: %s, %s, at %s: %s\n", paint(color, red, "FAILED"), r.Started.Format(time.RFC3339), r.Failure.Unit, r.Failure.Reason)
+		fmt.Fprintf(w, "last rollout: %s, %s, at %s: %s\n", paint(color, red, "FAILED"), r.Started.Format(time.RFC3339), r.Failure.Unit, printable(r.Failure.Reason))
 	default:
-		fmt.Fprintf(w, "last rollout: %s, %s: %s\n", paint(color, yellow, "NOT complete"), r.Started.Format(time.RFC3339), r.Error)
+		fmt.Fprintf(w, "last rollout: %s, %s: %s\n", paint(color, yellow, "NOT complete"), r.Started.Format(time.RFC3339), printable(r.Error))
 	}
 }
 

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"example.com/app/units"
 )
 
 // Crash-loop guard. systemd's own start limit cannot stop a crash-looping
@@ -18,8 +20,9 @@ import (
 // the limit it exits 1, so systemd skips the start. The instance goes
 // inactive, not failed, is not restarted, and the socket is untouched.
 
-// DefaultGuardDir keeps each instance's recent start times.
-const DefaultGuardDir = "/run/app/starts"
+// DefaultGuardDir keeps each instance's recent start times, where only
+// root can write them (or read them).
+const DefaultGuardDir = units.PrivateDir + "/starts"
 
 // Defaults of the guard: pm2's max_restarts, within a window.
 const (
@@ -94,7 +97,7 @@ func readStarts(dir, unit string, now time.Time, window time.Duration) ([]time.T
 }
 
 func writeStarts(dir, unit string, starts []time.Time) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := privateDir(dir); err != nil {
 		return fmt.Errorf("crash-loop record: %w", err)
 	}
 	var b strings.Builder
@@ -102,7 +105,7 @@ func writeStarts(dir, unit string, starts []time.Time) error {
 		fmt.Fprintln(&b, t.UnixNano())
 	}
 	p := filepath.Join(dir, unit)
-	if err := os.WriteFile(p+".tmp", []byte(b.String()), 0o644); err != nil {
+	if err := os.WriteFile(p+".tmp", []byte(b.String()), 0o600); err != nil {
 		return fmt.Errorf("crash-loop record: %w", err)
 	}
 	if err := os.Rename(p+".tmp", p); err != nil {

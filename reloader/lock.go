@@ -7,23 +7,37 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+
+	"example.com/app/units"
 )
 
-// DefaultLockPath serialises rollouts on one machine.
-const DefaultLockPath = "/run/app/reload.lock"
+// DefaultLockPath serialises rollouts on one machine. It is in a
+// directory only root can open: anyone who can open a file can flock(2)
+// it, and so would hold every rollout up.
+const DefaultLockPath = units.PrivateDir + "/reload.lock"
 
 // ErrBusy is returned by [Lock] when another rollout holds the lock.
 var ErrBusy = errors.New("another rollout is running")
 
+// ErrNotPrivate is wrapped by the error about a directory for root's own
+// records that others could open or replace.
+var ErrNotPrivate = errors.New("not private to its owner")
+
 // Lock takes the rollout lock at path, an flock(2) that the kernel releases
 // when its holder exits, however it exits. It returns the function that
-// releases it, or [ErrBusy] naming the holder's PID.
+// releases it, or [ErrBusy] naming the holder's PID. The lock's directory
+// is made private to the caller (0700) first; one that is a symlink or
+// belongs to someone else is refused.
 func Lock(path string) (unlock func(), err error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+	if err := privateDir(filepath.Dir(path)); err != nil {
 		return nil, fmt.Errorf("lock: %w", err)
 	}
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|syscall.O_NOFOLLOW, 0o600)
 	if err != nil {
+		return nil, fmt.Errorf("lock: %w", err)
+	}
+	if err := f.Chmod(0o600); err != nil {
+		f.Close()
 		return nil, fmt.Errorf("lock: %w", err)
 	}
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
@@ -37,4 +51,27 @@ func Lock(path string) (unlock func(), err error) {
 	_ = f.Truncate(0)
 	_, _ = fmt.Fprintf(f, "%d\n", os.Getpid())
 	return func() { f.Close() }, nil
+}
+
+// privateDir makes dir (and any missing parent) a directory that only
+// this process's user can open: created 0700, or, if it exists, a real
+// directory owned by that user, whose mode is then narrowed to 0700.
+func privateDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	fi, err := os.Lstat(dir)
+	if err != nil {
+		return err
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	switch {
+	case !fi.IsDir():
+		return fmt.Errorf("%s: %w: it is a %s, not a directory", dir, ErrNotPrivate, fileType(fi.Mode()))
+	case !ok || int(st.Uid) != os.Geteuid():
+		return fmt.Errorf("%s: %w: it belongs to uid %d", dir, ErrNotPrivate, st.Uid)
+	case fi.Mode().Perm()&0o077 != 0:
+		return os.Chmod(dir, 0o700)
+	}
+	return nil
 }

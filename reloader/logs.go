@@ -107,7 +107,7 @@ func writeLogLine(w io.Writer, e JournalLine, color bool) {
 			c = instanceColors[n%len(instanceColors)]
 		}
 	}
-	msg := e.Message
+	msg := printable(e.Message)
 	if e.PID == 1 {
 		msg = "systemd: " + strings.TrimPrefix(msg, e.Unit+": ")
 	}

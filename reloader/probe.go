@@ -8,8 +8,10 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"example.com/app/units"
@@ -26,11 +28,20 @@ type Probe struct {
 	// Timeout is how long the instance has to answer 2xx or 3xx; the probe
 	// retries until then (an instance may say READY=1 before it is warm).
 	Timeout time.Duration
-	// Dir holds the instances' probe sockets; "" is units.ProbeDir.
+	// Dir holds the instances' probe directories; "" is units.ProbeDir.
 	Dir string
 	// Interval between attempts; 0 is 200ms.
 	Interval time.Duration
+
+	// peer checks that the process answering on the socket belongs to the
+	// unit probed; nil is peerInUnit. Tests serve from their own process.
+	peer func(pid int32, unit string) error
 }
+
+// ErrProbeSocket is wrapped by the error about a probe socket that is not
+// what the instance itself serves: a symlink, another file, or a socket
+// of a process outside the instance.
+var ErrProbeSocket = errors.New("refused probe socket")
 
 // Socket is the probe socket of an instance unit ("app@0.service").
 func (p *Probe) Socket(unit string) string {
@@ -42,15 +53,102 @@ func (p *Probe) Socket(unit string) string {
 	if _, after, ok := strings.Cut(inst, "@"); ok {
 		inst = after
 	}
-	return filepath.Join(dir, inst+".sock")
+	return filepath.Join(dir, inst, units.ProbeSocketName)
+}
+
+// dial connects to an instance's probe socket as root would, without
+// trusting what the instance controls. The directory is systemd's (with
+// DynamicUser=, /run/app/probe/N is a link it makes to
+// /run/private/app/probe/N), but what is in it belongs to the instance's
+// user: the path must name a socket, not a symlink to one elsewhere
+// (systemd's own, say), and the process listening on it must run in the
+// instance's unit.
+func (p *Probe) dial(ctx context.Context, sock, unit string) (net.Conn, error) {
+	fi, err := os.Lstat(sock)
+	switch {
+	case err != nil:
+		return nil, err
+	case fi.Mode()&os.ModeSymlink != 0:
+		return nil, fmt.Errorf("%w: %s is a symlink", ErrProbeSocket, sock)
+	case fi.Mode().Type() != os.ModeSocket:
+		return nil, fmt.Errorf("%w: %s is a %s, not a socket", ErrProbeSocket, sock, fileType(fi.Mode()))
+	}
+	c, err := (&net.Dialer{}).DialContext(ctx, "unix", sock)
+	if err != nil {
+		return nil, err
+	}
+	pid, err := peerPID(c)
+	if err == nil {
+		check := p.peer
+		if check == nil {
+			check = peerInUnit
+		}
+		err = check(pid, unit)
+	}
+	if err != nil {
+		c.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+func fileType(m os.FileMode) string {
+	switch m.Type() {
+	case os.ModeSocket:
+		return "socket"
+	case os.ModeDir:
+		return "directory"
+	case 0:
+		return "regular file"
+	}
+	return m.Type().String()
+}
+
+// peerPID is the PID of the process at the other end of a Unix socket
+// (SO_PEERCRED: the one that listened).
+func peerPID(c net.Conn) (int32, error) {
+	uc, ok := c.(*net.UnixConn)
+	if !ok {
+		return 0, fmt.Errorf("%w: not a Unix socket", ErrProbeSocket)
+	}
+	raw, err := uc.SyscallConn()
+	if err != nil {
+		return 0, err
+	}
+	var cred *syscall.Ucred
+	var cerr error
+	if err := raw.Control(func(fd uintptr) {
+		cred, cerr = syscall.GetsockoptUcred(int(fd), syscall.SOL_SOCKET, syscall.SO_PEERCRED)
+	}); err != nil {
+		return 0, err
+	}
+	if cerr != nil {
+		return 0, fmt.Errorf("peer of the probe socket: %w", cerr)
+	}
+	return cred.Pid, nil
+}
+
+// peerInUnit checks that process pid runs in unit's control group.
+func peerInUnit(pid int32, unit string) error {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
+	if err != nil {
+		return fmt.Errorf("%w: its process %d: %w", ErrProbeSocket, pid, err)
+	}
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		if strings.HasSuffix(line, "/"+unit) {
+			return nil
+		}
+	}
+	return fmt.Errorf("%w: it is served by process %d, which is not in %s", ErrProbeSocket, pid, unit)
 }
 
 // Check probes the instance until it answers 2xx or 3xx, or Timeout passes.
+// A socket that is not the instance's own fails it at once.
 func (p *Probe) Check(ctx context.Context, unit string) error {
 	sock := p.Socket(unit)
 	tr := &http.Transport{
 		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			return (&net.Dialer{}).DialContext(ctx, "unix", sock)
+			return p.dial(ctx, sock, unit)
 		},
 		DisableKeepAlives: true,
 	}
@@ -71,7 +169,7 @@ func (p *Probe) Check(ctx context.Context, unit string) error {
 			return nil
 		}
 		left := time.Until(deadline)
-		if left <= 0 || ctx.Err() != nil {
+		if left <= 0 || ctx.Err() != nil || errors.Is(err, ErrProbeSocket) {
 			return fmt.Errorf("%w: GET %s via %s: %w (%d attempts in %s)", ErrUnhealthy, p.Path, sock, err, attempts, p.Timeout)
 		}
 		select {

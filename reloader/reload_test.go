@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -341,6 +342,32 @@ func TestLock(t *testing.T) {
 	unlock2, err := Lock(path)
 	require.NoError(t, err, "the lock is free again once released")
 	unlock2()
+
+	// Only its owner can open the lock (anyone who can open a file can
+	// flock it): the directory is 0700, the file 0600, even where they
+	// were made wider before.
+	for _, p := range []string{filepath.Dir(path), path} {
+		require.NoError(t, os.Chmod(p, 0o777))
+	}
+	unlock3, err := Lock(path)
+	require.NoError(t, err)
+	unlock3()
+	for p, want := range map[string]os.FileMode{filepath.Dir(path): 0o700, path: 0o600} {
+		fi, err := os.Stat(p)
+		require.NoError(t, err)
+		assert.Equal(t, want, fi.Mode().Perm(), p)
+	}
+
+	// A symlink in place of the directory or the file is refused.
+	elsewhere := t.TempDir()
+	linked := filepath.Join(t.TempDir(), "run")
+	require.NoError(t, os.Symlink(elsewhere, linked))
+	_, err = Lock(filepath.Join(linked, "reload.lock"))
+	assert.ErrorIs(t, err, ErrNotPrivate)
+	require.NoError(t, os.Symlink(filepath.Join(elsewhere, "target"), filepath.Join(filepath.Dir(path), "other.lock")))
+	_, err = Lock(filepath.Join(filepath.Dir(path), "other.lock"))
+	assert.ErrorIs(t, err, syscall.ELOOP)
+	assert.NoFileExists(t, filepath.Join(elsewhere, "target"), "nothing created through the link")
 }
 
 func TestReportRoundTrip(t *testing.T) {

@@ -23,6 +23,15 @@ import (
 // from ~/.ssh/config, or from the command itself ("ssh -F fleet.conf").
 const DefaultSSH = "ssh"
 
+// How long a silent host may keep a remote command waiting: the
+// connection and the SSH handshake within SSHConnectTimeout, then no more
+// than SSHAliveCountMax keep-alives SSHAliveInterval apart unanswered.
+const (
+	SSHConnectTimeout = 10 * time.Second
+	SSHAliveInterval  = 5 * time.Second
+	SSHAliveCountMax  = 3
+)
+
 // Remote is a machine reached over SSH: its systemd through
 // systemd-stdio-bridge, as `systemctl -H` does, and its files through
 // plain commands.
@@ -39,8 +48,16 @@ func (r Remote) command(ctx context.Context, remote ...string) *exec.Cmd {
 		ssh = []string{DefaultSSH}
 	}
 	// -x: no X11, -T: no terminal (a binary stream), BatchMode: fail
-	// instead of asking for a password.
-	args := append(ssh[1:], "-x", "-T", "-o", "BatchMode=yes", "--", r.Host)
+	// instead of asking for a password. A host that does not answer, or
+	// stops answering, ends the command instead of hanging a deploy: the
+	// connection and the handshake must finish within ConnectTimeout, and
+	// a silent connection is given up after ServerAliveCountMax missed
+	// keep-alives. Options given in -ssh come first, and win.
+	args := append(ssh[1:], "-x", "-T", "-o", "BatchMode=yes",
+		"-o", "ConnectTimeout="+strconv.Itoa(int(SSHConnectTimeout/time.Second)),
+		"-o", "ServerAliveInterval="+strconv.Itoa(int(SSHAliveInterval/time.Second)),
+		"-o", "ServerAliveCountMax="+strconv.Itoa(SSHAliveCountMax),
+		"--", r.Host)
 	return exec.CommandContext(ctx, ssh[0], append(args, remote...)...)
 }
 
@@ -263,11 +280,20 @@ func (r Remote) Deploy(ctx context.Context, deb, version string) (*Report, error
 		return nil, err
 	}
 	defer f.Close()
-	remote := fmt.Sprintf("/var/tmp/app-deploy-%d.deb", time.Now().UnixNano())
-	copyCmd := r.command(ctx, "cat > "+remote)
+	// A name the far side makes unpredictable and creates itself
+	// (mktemp, O_EXCL, 0600): no other user there can place a file or a
+	// symlink at it first.
+	copyCmd := r.command(ctx, `f=$(mktemp --suffix=.deb /var/tmp/app-deploy.XXXXXXXXXX) && cat > "$f" && echo "$f"`)
 	copyCmd.Stdin = f
-	if out, err := copyCmd.CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("%s: copy %s: %w: %s", r.Host, deb, err, strings.TrimSpace(string(out)))
+	var copyErr bytes.Buffer
+	copyCmd.Stderr = &copyErr
+	out, err := copyCmd.Output()
+	remote := strings.TrimSpace(string(out))
+	if err == nil && !strings.HasPrefix(remote, "/var/tmp/app-deploy.") {
+		err = fmt.Errorf("the far side named %q as the copy", remote)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s: copy %s: %w: %s", r.Host, deb, err, strings.TrimSpace(copyErr.String()))
 	}
 	install := r.command(context.WithoutCancel(ctx), "DEBIAN_FRONTEND=noninteractive apt-get install -y -q --allow-downgrades -o Dpkg::Options::=--force-confold "+remote+"; s=$?; rm -f "+remote+"; exit $s")
 	out, ierr := install.CombinedOutput()

@@ -5,9 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
+	"os/user"
 	"path/filepath"
 	"slices"
+	"strconv"
 )
 
 // DefaultReportPath keeps the outcome of the last rollout.
@@ -21,6 +24,9 @@ type Status struct {
 	Configured  int     `json:"configured_instances"`
 	Instances   []Unit  `json:"instances"`
 	LastRollout *Report `json:"last_rollout"`
+	// ReportUnreadable: the last rollout's report is there, but readable by
+	// root and the deploy group only.
+	ReportUnreadable bool `json:"report_unreadable,omitempty"`
 }
 
 // Status reads the socket and every instance: the configured ones
@@ -63,7 +69,10 @@ func (r *Reloader) Status(ctx context.Context, want int) (Status, error) {
 	return st, nil
 }
 
-// SaveReport writes a rollout's report to path.
+// SaveReport writes a rollout's report to path, readable by its owner
+// and, when that group exists, by the members of [DeployGroup] only: it
+// holds the failed instance's last journal lines, which the journal
+// itself shows only to adm and systemd-journal.
 func SaveReport(path string, rep Report) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return fmt.Errorf("save report: %w", err)
@@ -72,11 +81,30 @@ func SaveReport(path string, rep Report) error {
 	if err != nil {
 		return fmt.Errorf("save report: %w", err)
 	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, append(b, '\n'), 0o644); err != nil {
+	f, err := os.CreateTemp(filepath.Dir(path), ".report-*")
+	if err != nil {
 		return fmt.Errorf("save report: %w", err)
 	}
-	if err := os.Rename(tmp, path); err != nil {
+	defer os.Remove(f.Name())
+	err = f.Chmod(0o640)
+	if g, gerr := user.LookupGroup(DeployGroup); err == nil && gerr == nil && os.Geteuid() == 0 {
+		// Without it (CAP_CHOWN), the report is root's alone: better
+		// than none.
+		gid, _ := strconv.Atoi(g.Gid)
+		if cerr := f.Chown(-1, gid); cerr != nil {
+			slog.Warn("the report stays root's: its group cannot be set", "group", DeployGroup, "err", cerr)
+		}
+	}
+	if err == nil {
+		_, err = f.Write(append(b, '\n'))
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), path)
+	}
+	if err != nil {
 		return fmt.Errorf("save report: %w", err)
 	}
 	return nil

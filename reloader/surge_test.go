@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"sync/atomic"
 	"testing"
@@ -171,12 +172,13 @@ func TestSurgeDecision(t *testing.T) {
 	}
 }
 
-// probeServers serves HTTP on dir/<instance>.sock, answering /healthz with
-// what status returns for that instance.
+// probeServers serves HTTP on dir/<instance>/http.sock, answering /healthz
+// with what status returns for that instance.
 func probeServers(t *testing.T, dir string, status func(inst string) int, instances ...string) {
 	t.Helper()
 	for _, inst := range instances {
-		l, err := net.Listen("unix", filepath.Join(dir, inst+".sock"))
+		require.NoError(t, os.Mkdir(filepath.Join(dir, inst), 0o700))
+		l, err := net.Listen("unix", filepath.Join(dir, inst, units.ProbeSocketName))
 		require.NoError(t, err)
 		srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if r.URL.Path != "/healthz" {
@@ -191,6 +193,17 @@ func probeServers(t *testing.T, dir string, status func(inst string) int, instan
 	}
 }
 
+// testProbe probes the servers of probeServers, which run in this process
+// rather than in the instances' units.
+func testProbe(dir string, timeout, interval time.Duration) *Probe {
+	return &Probe{Path: "/healthz", Timeout: timeout, Dir: dir, Interval: interval, peer: func(pid int32, _ string) error {
+		if pid != int32(os.Getpid()) {
+			return fmt.Errorf("%w: served by process %d, not this test", ErrProbeSocket, pid)
+		}
+		return nil
+	}}
+}
+
 func TestProbeHaltsOnUnhealthyInstance(t *testing.T) {
 	dir := t.TempDir()
 	probeServers(t, dir, func(inst string) int {
@@ -200,11 +213,11 @@ func TestProbeHaltsOnUnhealthyInstance(t *testing.T) {
 		return http.StatusOK
 	}, "0", "1", "2")
 	f := newFake("app@0.service", "app@1.service", "app@2.service")
-	rr := &Reloader{Systemd: f, Probe: &Probe{Path: "/healthz", Timeout: 300 * time.Millisecond, Dir: dir, Interval: 20 * time.Millisecond}}
+	rr := &Reloader{Systemd: f, Probe: testProbe(dir, 300*time.Millisecond, 20*time.Millisecond)}
 	rep, err := rr.Reload(context.Background(), 3)
 	require.ErrorIs(t, err, ErrRolloutFailed)
 	require.ErrorIs(t, err, ErrUnhealthy)
-	assert.Contains(t, err.Error(), "restart app@1.service: health probe failed: GET /healthz via "+dir+"/1.sock: status 503 \"instance 1\"")
+	assert.Contains(t, err.Error(), "restart app@1.service: health probe failed: GET /healthz via "+dir+"/1/http.sock: status 503 \"instance 1\"")
 	assert.Equal(t, []string{"daemon-reload", "restart app@0.service", "restart app@1.service"}, f.mutations(), "app@2 untouched")
 	assert.GreaterOrEqual(t, rep.Steps[1].Took, 300*time.Millisecond, "the probe retried for its timeout")
 }
@@ -219,17 +232,55 @@ func TestProbeWaitsForWarmInstance(t *testing.T) {
 		return http.StatusNoContent
 	}, "0")
 	f := newFake("app@0.service")
-	rr := &Reloader{Systemd: f, Probe: &Probe{Path: "/healthz", Timeout: 5 * time.Second, Dir: dir, Interval: 10 * time.Millisecond}}
+	rr := &Reloader{Systemd: f, Probe: testProbe(dir, 5*time.Second, 10*time.Millisecond)}
 	_, err := rr.Reload(context.Background(), 1)
 	require.NoError(t, err)
 	assert.EqualValues(t, 4, calls.Load())
 }
 
 func TestProbeNoSocket(t *testing.T) {
-	p := &Probe{Path: "/healthz", Timeout: 50 * time.Millisecond, Dir: t.TempDir(), Interval: 10 * time.Millisecond}
+	dir := t.TempDir()
+	p := testProbe(dir, 50*time.Millisecond, 10*time.Millisecond)
 	err := p.Check(context.Background(), "app@spare.service")
 	require.ErrorIs(t, err, ErrUnhealthy)
-	assert.Contains(t, err.Error(), "spare.sock: dial unix")
+	assert.Contains(t, err.Error(), "spare/http.sock: lstat "+dir+"/spare/http.sock: no such file or directory")
+}
+
+// The probe runs as root and the probe directory is the instance's: a
+// symlink there, or a socket some other process serves, is refused at
+// once instead of connected to.
+func TestProbeRefusesWhatTheInstanceDoesNotServe(t *testing.T) {
+	dir := t.TempDir()
+	probeServers(t, dir, func(string) int { return http.StatusOK }, "0", "elsewhere")
+	p := testProbe(dir, 2*time.Second, 10*time.Millisecond)
+	require.NoError(t, p.Check(context.Background(), "app@0.service"))
+
+	// The socket replaced by a symlink to another socket.
+	require.NoError(t, os.Mkdir(filepath.Join(dir, "1"), 0o700))
+	require.NoError(t, os.Symlink(filepath.Join(dir, "elsewhere", units.ProbeSocketName), filepath.Join(dir, "1", units.ProbeSocketName)))
+	// A directory that is a link, as systemd makes them for a dynamic
+	// user, to a directory holding a symlink.
+	require.NoError(t, os.Symlink(filepath.Join(dir, "1"), filepath.Join(dir, "2")))
+	// A regular file.
+	require.NoError(t, os.Mkdir(filepath.Join(dir, "3"), 0o700))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "3", units.ProbeSocketName), nil, 0o600))
+	for unit, want := range map[string]string{
+		"app@1.service": "refused probe socket: " + dir + "/1/http.sock is a symlink",
+		"app@2.service": "refused probe socket: " + dir + "/2/http.sock is a symlink",
+		"app@3.service": "refused probe socket: " + dir + "/3/http.sock is a regular file, not a socket",
+	} {
+		start := time.Now()
+		err := p.Check(context.Background(), unit)
+		require.ErrorIs(t, err, ErrProbeSocket, unit)
+		assert.Contains(t, err.Error(), want)
+		assert.Less(t, time.Since(start), time.Second, "%s: refused at once, not retried for the timeout", unit)
+	}
+
+	// A socket served by a process outside the unit: this test's own.
+	p.peer = nil
+	err := p.Check(context.Background(), "app@0.service")
+	require.ErrorIs(t, err, ErrProbeSocket)
+	assert.Contains(t, err.Error(), fmt.Sprintf("it is served by process %d, which is not in app@0.service", os.Getpid()))
 }
 
 func TestProbeCatchesBrokenReleaseOnTheSpare(t *testing.T) {
@@ -237,7 +288,7 @@ func TestProbeCatchesBrokenReleaseOnTheSpare(t *testing.T) {
 	probeServers(t, dir, func(string) int { return http.StatusInternalServerError }, "spare")
 	f := newFake("app@0.service", "app@1.service")
 	rr := surging(f)
-	rr.Probe = &Probe{Path: "/healthz", Timeout: 100 * time.Millisecond, Dir: dir, Interval: 10 * time.Millisecond}
+	rr.Probe = testProbe(dir, 100*time.Millisecond, 10*time.Millisecond)
 	rep, err := rr.Reload(context.Background(), 2)
 	require.ErrorIs(t, err, ErrUnhealthy)
 	assert.Equal(t, "app@spare.service", rep.Failure.Unit)

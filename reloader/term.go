@@ -57,6 +57,41 @@ func stateColor(u Unit) string {
 	}
 }
 
+// printable makes text that came from an instance or its logs safe to
+// show on a terminal: control characters (an ESC that starts a terminal
+// command, a BEL, a carriage return that hides what came before) are
+// shown as escapes instead, \x1b; tabs are kept; bytes that are not UTF-8
+// become U+FFFD. --json output is escaped by JSON itself instead.
+func printable(s string) string {
+	clean := true
+	for _, r := range s {
+		if unsafeRune(r) {
+			clean = false
+			break
+		}
+	}
+	if clean && utf8.ValidString(s) {
+		return s
+	}
+	var b strings.Builder
+	for _, r := range strings.ToValidUTF8(s, "\uFFFD") {
+		switch {
+		case !unsafeRune(r):
+			b.WriteRune(r)
+		case r < 0x80:
+			fmt.Fprintf(&b, `\x%02x`, r)
+		default:
+			fmt.Fprintf(&b, `\u%04x`, r)
+		}
+	}
+	return b.String()
+}
+
+// unsafeRune is a control character other than tab: C0, DEL, C1.
+func unsafeRune(r rune) bool {
+	return r != '\t' && (r < 0x20 || r == 0x7f || r >= 0x80 && r < 0xa0)
+}
+
 // cell is one column of a table row, with its colour.
 type cell struct {
 	text  string
@@ -70,7 +105,13 @@ type table struct {
 	right map[int]bool // right-aligned columns
 }
 
-func (t *table) add(cells ...cell) { t.rows = append(t.rows, cells) }
+// add adds a row; its texts are made printable.
+func (t *table) add(cells ...cell) {
+	for i := range cells {
+		cells[i].text = printable(cells[i].text)
+	}
+	t.rows = append(t.rows, cells)
+}
 
 // plain makes cells without colour.
 func plain(texts ...string) []cell {

@@ -207,17 +207,97 @@ func Parse(name string, data []byte) (Config, error) {
 			errs = append(errs, fmt.Errorf("%s:%d: read_write_paths: %q: want a clean absolute path other than / (no spaces or quotes): %w", name, keyLine(data, toml.Key{"read_write_paths"}), p, ErrInvalid))
 		}
 	}
-	keys := make([]string, 0, len(cfg.Env))
-	for k := range cfg.Env {
+	errs = append(errs, cfg.textErrors(func(k toml.Key) string { return fmt.Sprintf("%s:%d: ", name, keyLine(data, k)) })...)
+	return cfg, errors.Join(errs...)
+}
+
+// textErrors checks every string of the configuration; where says where
+// a key is set, as a prefix of the error.
+func (c Config) textErrors(where func(toml.Key) string) []error {
+	var errs []error
+	for _, f := range c.texts() {
+		if err := checkText(f.value); err != nil {
+			errs = append(errs, fmt.Errorf("%s%s: %w: %w", where(f.key), f.name, err, ErrInvalid))
+		}
+	}
+	for _, k := range c.envNames() {
+		if !envName.MatchString(k) {
+			errs = append(errs, fmt.Errorf("%senv: %q is not a valid variable name: %w", where(toml.Key{"env", k}), k, ErrInvalid))
+		}
+	}
+	return errs
+}
+
+// envNames are the names of cfg.Env, sorted.
+func (c Config) envNames() []string {
+	keys := make([]string, 0, len(c.Env))
+	for k := range c.Env {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
-	for _, k := range keys {
+	return keys
+}
+
+// text is one string of a configuration, named as app.toml writes it.
+type text struct {
+	key   toml.Key // where it is set, for the line number
+	name  string   // how an error names it: "args", "env.FOO"
+	value string
+}
+
+// texts are every string a configuration holds: everything that ends up
+// in a unit file or an environment file, checked in one place
+// (textErrors).
+func (c Config) texts() []text {
+	out := []text{
+		{toml.Key{"script"}, "script", string(c.Script)},
+		{toml.Key{"cwd"}, "cwd", string(c.Cwd)},
+		{toml.Key{"user"}, "user", string(c.User)},
+		{toml.Key{"probe_path"}, "probe_path", string(c.ProbePath)},
+	}
+	for _, a := range c.Args {
+		out = append(out, text{toml.Key{"args"}, "args", a})
+	}
+	for _, a := range c.Listen {
+		out = append(out, text{toml.Key{"listen"}, "listen", string(a)})
+	}
+	for _, p := range c.ReadWritePaths {
+		out = append(out, text{toml.Key{"read_write_paths"}, "read_write_paths", string(p)})
+	}
+	for _, k := range c.envNames() {
+		// The names are checked by textErrors, against envName; an
+		// error names a bad one quoted.
+		name := "env." + k
 		if !envName.MatchString(k) {
-			errs = append(errs, fmt.Errorf("%s:%d: env: %q is not a valid variable name: %w", name, keyLine(data, toml.Key{"env", k}), k, ErrInvalid))
+			name = "env." + strconv.Quote(k)
+		}
+		out = append(out, text{toml.Key{"env", k}, name, c.Env[k]})
+	}
+	return out
+}
+
+// ErrControlChar is wrapped by the error about a string that holds a
+// control character.
+var ErrControlChar = errors.New("control characters are refused")
+
+// checkText refuses a control character (C0, DEL or C1) anywhere in s.
+// systemd ends a unit-file line at a line feed, a carriage return and a
+// NUL alike, so quoting cannot make one safe: a value holding one would
+// write settings of its own into the generated units. No setting needs
+// one.
+func checkText(s string) error {
+	for i, r := range s {
+		if r < 0x20 || r == 0x7f || r >= 0x80 && r < 0xa0 {
+			return fmt.Errorf("%U at byte %d: %w (systemd ends a unit-file line at a line break)", r, i, ErrControlChar)
 		}
 	}
-	return cfg, errors.Join(errs...)
+	return nil
+}
+
+// Check refuses a configuration that was not read by [Parse] (built in
+// code) if it holds a string [Parse] would refuse.
+func (c Config) Check() error {
+	return errors.Join(c.textErrors(func(toml.Key) string { return "" })...)
 }
 
 var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
@@ -239,11 +319,21 @@ func keyLine(data []byte, key toml.Key) int {
 			continue
 		}
 		k, _, ok := strings.Cut(line, "=")
-		if ok && current == table && strings.Trim(strings.TrimSpace(k), `"'`) == leaf {
+		if ok && current == table && keyName(strings.TrimSpace(k)) == leaf {
 			return n
 		}
 	}
 	return 0
+}
+
+// keyName reads a key as written: bare, 'literal' or "basic" with escapes.
+func keyName(k string) string {
+	if strings.HasPrefix(k, `"`) {
+		if u, err := strconv.Unquote(k); err == nil {
+			return u
+		}
+	}
+	return strings.Trim(k, `"'`)
 }
 
 // Instances is a count of instances, or "auto".

@@ -165,3 +165,63 @@ func TestSandboxKeys(t *testing.T) {
 		assert.Equal(t, tc.deny, cfg.DenyWriteExecute(), tc.in)
 	}
 }
+
+// A line break (or NUL) in any string would let a value write settings of
+// its own into the generated units: every string is refused with the file,
+// the line and the key, before anything is generated.
+func TestParseRefusesControlCharacters(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"cwd = \"/srv\\nDynamicUser=no\\nUser=root\\nExecStartPre=+/some/cmd\"\n", `app.toml:1: cwd: U+000A at byte 4: control characters are refused`},
+		{"instances = 2\n[env]\nFOO = \"bar\\rDynamicUser=no\\rUser=root\"\n", `app.toml:3: env.FOO: U+000D at byte 3: control characters are refused`},
+		{"listen = [\"/run/a.sock\\nExecStartPre=/some/cmd\"]\n", `app.toml:1: listen: U+000A at byte 11`},
+		{"\nscript = \"/usr/bin/app\\u0000x\"\n", `app.toml:2: script: U+0000 at byte 12`},
+		{"args = [\"ok\", \"a\\rb\"]\n", `app.toml:1: args: U+000D at byte 1`},
+		{"read_write_paths = [\"/srv/x\\r\"]\n", `app.toml:1: read_write_paths: U+000D at byte 6`},
+		{"args = [\"\\u001b]0;title\\u0007\"]\n", `app.toml:1: args: U+001B at byte 0`},
+		{"args = [\"\\u0085\"]\n", `app.toml:1: args: U+0085 at byte 0`},
+		{"args = [\"tab\\there\"]\n", `app.toml:1: args: U+0009 at byte 3`},
+		{"[env]\n\"A\\nB\" = \"x\"\n", `app.toml:2: env: "A\nB" is not a valid variable name`},
+	} {
+		_, err := units.Parse("app.toml", []byte(tc.in))
+		if assert.Error(t, err, tc.in) {
+			assert.Contains(t, err.Error(), tc.want, tc.in)
+			assert.ErrorIs(t, err, units.ErrInvalid, tc.in)
+			assert.NotContains(t, err.Error(), "\n", "the error itself is one line")
+		}
+	}
+	// Built in code rather than parsed: refused by Generate, nothing written.
+	cfg := units.Default()
+	cfg.Env = map[string]string{"FOO": "bar\nUser=root"}
+	dir := t.TempDir()
+	err := units.Generate(cfg, "app.toml", dir)
+	assert.ErrorIs(t, err, units.ErrControlChar)
+	entries, _ := os.ReadDir(dir)
+	assert.Empty(t, entries)
+}
+
+// A daemon-reload while app.toml does not validate keeps the settings a
+// rollout last applied instead of the shipped defaults: the running
+// socket stays on its address.
+func TestLoadForGenerator(t *testing.T) {
+	dir := t.TempDir()
+	path, applied := filepath.Join(dir, "app.toml"), filepath.Join(dir, "lib", "applied.toml")
+	require.NoError(t, os.WriteFile(path, []byte("listen = [\"127.0.0.1:9000\"]\n"), 0o640))
+	cfg, source, fallback, err := units.LoadForGenerator(path, applied)
+	require.NoError(t, err)
+	assert.Equal(t, path, source)
+	assert.Empty(t, fallback)
+	assert.Equal(t, []string{"127.0.0.1:9000"}, cfg.ListenStrings())
+	require.NoError(t, units.SaveApplied(path, applied))
+
+	require.NoError(t, os.WriteFile(path, []byte("listen = [\"127.0.0.1:9000\"]\ncwd = \"/srv\\nUser=root\"\n"), 0o640))
+	assert.Error(t, units.SaveApplied(path, applied), "a bad config is never kept")
+	cfg, source, fallback, err = units.LoadForGenerator(path, applied)
+	require.NoError(t, err)
+	assert.Equal(t, applied, source)
+	assert.Contains(t, fallback, path+":2: cwd: U+000A")
+	assert.Equal(t, []string{"127.0.0.1:9000"}, cfg.ListenStrings())
+
+	require.NoError(t, os.Remove(applied))
+	_, _, _, err = units.LoadForGenerator(path, applied)
+	assert.ErrorContains(t, err, path+":2: cwd:", "nothing to fall back to")
+}

@@ -26,13 +26,25 @@ const (
 	InstanceSocket = "app@.socket"
 )
 
-// ProbeDir holds each instance's probe socket, APP_PROBE_SOCKET: the
-// worker serves its HTTP there too, so one given instance can be asked
-// (curl --unix-socket /run/app/probe/0.sock http://app/healthz).
-const ProbeDir = "/run/app/probe"
+// RuntimeDir is the cluster's directory in /run. The instances see none
+// of it but their own probe directory.
+const RuntimeDir = "/run/app"
+
+// PrivateDir holds what only root may open: the rollout lock, the
+// crash-loop guard's records, the unit files' fingerprint.
+const PrivateDir = RuntimeDir + "/private"
+
+// ProbeDir holds a directory per instance (0700, the instance's user) with
+// its probe socket, APP_PROBE_SOCKET: the worker serves its HTTP there
+// too, so one given instance can be asked
+// (curl --unix-socket /run/app/probe/0/http.sock http://app/healthz).
+const ProbeDir = RuntimeDir + "/probe"
+
+// ProbeSocketName is the name of the probe socket in its directory.
+const ProbeSocketName = "http.sock"
 
 // ProbeSocket is the probe socket of an instance ("0", "spare").
-func ProbeSocket(instance string) string { return ProbeDir + "/" + instance + ".sock" }
+func ProbeSocket(instance string) string { return ProbeDir + "/" + instance + "/" + ProbeSocketName }
 
 // UnitDir is where the package installs the unit files.
 const UnitDir = "/lib/systemd/system"

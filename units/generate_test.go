@@ -41,16 +41,25 @@ NODE_ENV = "production"
 		"WorkingDirectory=/srv/app\n",
 		"[Service]\nExecStart=\n",
 		"ExecCondition=\nExecCondition=+/usr/bin/app-reloader guard -max-restarts 5 %n\n",
-		"Environment=\"NODE_ENV=production\"\n",
+		"EnvironmentFile=" + filepath.Join(dir, units.EnvFile) + "\n",
 		"Environment=APP_DRAIN_TIMEOUT=18s\n",
 		"TimeoutStartSec=60s\n",
 		"TimeoutStopSec=20s\n",
 		"MemoryMax=1G\n",
-		"Environment=APP_PROBE_SOCKET=/run/app/probe/%i.sock\n",
-		"RuntimeDirectory=app/probe\nRuntimeDirectoryPreserve=yes\n",
+		"Environment=APP_PROBE_SOCKET=/run/app/probe/%i/http.sock\n",
+		"RuntimeDirectory=app/probe/%i\nRuntimeDirectoryMode=0700\nRuntimeDirectoryPreserve=yes\n",
+		"TemporaryFileSystem=/run/app:ro\n",
 	} {
 		assert.Contains(t, string(svc), want)
 	}
+	assert.NotContains(t, string(svc), "NODE_ENV", "the environment is in no unit property")
+
+	env, err := os.ReadFile(filepath.Join(dir, units.EnvFile))
+	require.NoError(t, err)
+	assert.Contains(t, string(env), "\nNODE_ENV='production'\n")
+	fi, err := os.Stat(filepath.Join(dir, units.EnvFile))
+	require.NoError(t, err)
+	assert.Equal(t, os.FileMode(0o600), fi.Mode().Perm(), "readable by root only")
 
 	spare, err := os.ReadFile(filepath.Join(dir, "app@spare.service.d", units.SpareDropIn))
 	require.NoError(t, err)

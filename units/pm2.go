@@ -101,6 +101,9 @@ func ImportPM2(name string, data []byte, appName, envName string) (PM2Import, er
 	if err != nil {
 		return fail("%v", err)
 	}
+	if err := controlKeys(data); err != nil {
+		return fail("%v", err)
+	}
 	var app pm2App
 	var names []string
 	for _, a := range apps {
@@ -172,6 +175,39 @@ func pm2Apps(data []byte) ([]pm2App, []string, error) {
 	}
 	sort.Strings(others)
 	return apps, others, nil
+}
+
+// controlKeys refuses a key name, at any depth, that holds a control
+// character: the import lists the keys it cannot map in comments of the
+// file it writes, where a line break would start a setting of its own.
+// Values reach app.toml as TOML strings, which [Parse] checks.
+func controlKeys(data []byte) error {
+	var v any
+	if err := json.Unmarshal(data, &v); err != nil {
+		return jsonError(err)
+	}
+	var walk func(path string, v any) error
+	walk = func(path string, v any) error {
+		switch v := v.(type) {
+		case map[string]any:
+			for k, x := range v {
+				if err := checkText(k); err != nil {
+					return fmt.Errorf("key %q%s: %w", k, path, err)
+				}
+				if err := walk(" in "+strconv.Quote(k)+path, x); err != nil {
+					return err
+				}
+			}
+		case []any:
+			for _, x := range v {
+				if err := walk(path, x); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}
+	return walk("", v)
 }
 
 func jsonError(err error) error {
@@ -307,7 +343,7 @@ func (im *importer) run(name string) (PM2Import, error) {
 	}
 	out.TOML, out.Unmapped, out.Notes = b.String(), im.unmapped, im.notes
 	if _, err := Parse("imported "+path.Base(name), []byte(out.TOML)); err != nil {
-		return PM2Import{}, fmt.Errorf("%s: app %q: the translation does not validate: %w", name, out.App, err)
+		return PM2Import{}, fmt.Errorf("%s: app %q: the translation does not validate: %w: %w", name, out.App, err, ErrPM2)
 	}
 	return out, nil
 }

@@ -97,3 +97,21 @@ func TestImportPM2Defaults(t *testing.T) {
 	assert.Equal(t, []string{"autorestart"}, keys)
 	assert.Contains(t, im.TOML, "#   autorestart: instances are always restarted")
 }
+
+// An ecosystem file a developer can edit must not become settings of the
+// cluster (or root code) through the import: control characters in values
+// and in key names are refused, with the key named.
+func TestImportPM2RefusesControlCharacters(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{`{"apps":[{"name":"a","script":"/usr/bin/node","cwd":"/srv\nDynamicUser=no"}]}`, `cwd: U+000A at byte 4: control characters are refused`},
+		{`{"apps":[{"name":"a","script":"/srv/x","env":{"FOO":"bar\rDynamicUser=no\rUser=root"}}]}`, `env.FOO: U+000D at byte 3`},
+		{`{"apps":[{"name":"a","script":"/srv/x","evil\nuser = \"nobody\"\nmemory_deny_write_execute = false\n#":1}]}`, `key "evil\nuser = \"nobody\"\nmemory_deny_write_execute = false\n#" in "apps": U+000A at byte 4: control characters are refused`},
+		{`{"apps":[{"name":"a","script":"/srv/x","env":{"A\u0000":"1"}}]}`, `key "A\x00" in "env" in "apps": U+0000`},
+	} {
+		_, err := ImportPM2("ecosystem.json", []byte(tc.in), "", "")
+		if assert.Error(t, err, tc.in) {
+			assert.Contains(t, err.Error(), tc.want)
+			assert.ErrorIs(t, err, ErrPM2)
+		}
+	}
+}

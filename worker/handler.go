@@ -48,8 +48,10 @@ func Handler(id Identity, draining func() bool, healthz int) http.Handler {
 		fmt.Fprintln(w, "ok")
 	})
 	mux.HandleFunc("GET /slow", func(w http.ResponseWriter, r *http.Request) {
-		ms, err := strconv.Atoi(r.URL.Query().Get("ms"))
-		if err != nil || ms < 0 || time.Duration(ms)*time.Millisecond > MaxSlow {
+		// Bounded before it is turned into a duration: a large count of
+		// milliseconds would overflow it and wrap negative.
+		ms, err := strconv.ParseInt(r.URL.Query().Get("ms"), 10, 64)
+		if err != nil || ms < 0 || ms > MaxSlow.Milliseconds() {
 			http.Error(w, fmt.Sprintf("ms must be an integer from 0 to %d", MaxSlow.Milliseconds()), http.StatusBadRequest)
 			return
 		}

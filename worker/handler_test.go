@@ -31,6 +31,9 @@ func TestHandlerRoutes(t *testing.T) {
 		{"/slow?ms=30001", false, 400, "ms must be an integer from 0 to 30000\n"},
 		{"/slow?ms=-1", false, 400, "ms must be an integer from 0 to 30000\n"},
 		{"/slow?ms=abc", false, 400, "ms must be an integer from 0 to 30000\n"},
+		// Would wrap negative if multiplied before the bound, and answer at once.
+		{"/slow?ms=9223372036855", false, 400, "ms must be an integer from 0 to 30000\n"},
+		{"/slow?ms=99999999999999999999", false, 400, "ms must be an integer from 0 to 30000\n"},
 		{"/nope", false, 404, "404 page not found\n"},
 	} {
 		draining = tc.draining

@@ -16,7 +16,9 @@ func main() {
 	const usage = "usage: app-generator NORMAL-DIR [EARLY-DIR LATE-DIR]\n\n" +
 		"A systemd generator (systemd.generator(7)), run by systemd at boot and on\n" +
 		"daemon-reload: turns " + units.DefaultConfigPath + " into drop-ins for app.socket and\n" +
-		"app@.service and one app.target.wants link per instance, in NORMAL-DIR.\n"
+		"app@.service and one app.target.wants link per instance, in NORMAL-DIR.\n" +
+		"When it does not validate, the last configuration a rollout applied\n" +
+		"(" + units.AppliedPath + ") is used instead, and the reason goes to the journal.\n"
 	if len(os.Args) > 1 && (os.Args[1] == "-h" || os.Args[1] == "-help" || os.Args[1] == "--help") {
 		fmt.Print(usage)
 		return
@@ -25,15 +27,17 @@ func main() {
 		fmt.Fprint(os.Stderr, usage)
 		os.Exit(2)
 	}
-	path := units.DefaultConfigPath
-	cfg, err := units.Load(path)
+	cfg, source, fallback, err := units.LoadForGenerator(units.DefaultConfigPath, units.AppliedPath)
 	if err != nil {
 		// Writing nothing leaves the shipped defaults of the units; say why
 		// where the operator will look (the journal gets generator output).
 		fmt.Fprintf(os.Stderr, "app-generator: %v; app units keep their defaults and no instance is wanted\n", err)
 		os.Exit(1)
 	}
-	if err := units.Generate(cfg, path, os.Args[1]); err != nil {
+	if fallback != "" {
+		fmt.Fprintf(os.Stderr, "app-generator: %s; keeping the last configuration applied (%s) until it is fixed\n", fallback, source)
+	}
+	if err := units.Generate(cfg, source, os.Args[1]); err != nil {
 		fmt.Fprintf(os.Stderr, "app-generator: %v\n", err)
 		os.Exit(1)
 	}
