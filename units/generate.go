@@ -300,7 +300,7 @@ func Generated(cfg Config, source, dir string) (bool, string, error) {
 		return false, "", fmt.Errorf("compare generated units: %w", err)
 	}
 	defer os.RemoveAll(tmp)
-	if err := Generate(cfg, source, tmp); err != nil {
+	if err := generate(cfg, source, tmp, dir); err != nil {
 		return false, "", err
 	}
 	diff := ""

@@ -160,6 +160,20 @@ func TestGenerated(t *testing.T) {
 	require.NoError(t, err)
 	assert.True(t, ok, why)
 
+	// The environment file is named where systemd reads it, not where the
+	// comparison writes.
+	withEnv, err := units.Parse("app.toml", []byte("instances = 3\n[env]\nA = \"1\"\n"))
+	require.NoError(t, err)
+	envDir := t.TempDir()
+	require.NoError(t, units.Generate(withEnv, "/etc/app/app.toml", envDir))
+	ok, why, err = units.Generated(withEnv, "/etc/app/app.toml", envDir)
+	require.NoError(t, err)
+	assert.True(t, ok, why)
+	withEnv.Env["A"] = "2"
+	ok, _, err = units.Generated(withEnv, "/etc/app/app.toml", envDir)
+	require.NoError(t, err)
+	assert.False(t, ok, "a changed value is noticed")
+
 	for _, change := range []string{"instances = 2\n", "instances = 4\n", "instances = 3\nkill_timeout = \"5s\"\n", "instances = 3\nlisten = [\"127.0.0.1:9\"]\n"} {
 		other, err := units.Parse("app.toml", []byte(change))
 		require.NoError(t, err)
