@@ -70,13 +70,17 @@ func (m *Machine) InstallWorker(bin string) error {
 	return copyFile(filepath.Join(bin, "app"), filepath.Join(m.Root, "usr/bin/app"), 0o755)
 }
 
-// WriteConfig writes /etc/app/app.toml.
+// WriteConfig writes /etc/app/app.toml, root's alone as the package
+// installs it.
 func (m *Machine) WriteConfig(toml string) error {
 	p := filepath.Join(m.Root, units.DefaultConfigPath)
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 		return err
 	}
-	return os.WriteFile(p, []byte(toml), 0o644)
+	if err := os.WriteFile(p, []byte(toml), 0o640); err != nil {
+		return err
+	}
+	return os.Chmod(p, 0o640)
 }
 
 func copyFile(src, dst string, mode os.FileMode) error {
@@ -140,6 +144,10 @@ func (m *Machine) ConfiguredInstances(ctx context.Context) (int, error) {
 	}
 	var check struct {
 		Instances int `json:"instances"`
+	}
+	// Warnings come before the JSON, on stderr.
+	if i := strings.Index(out, "{"); i > 0 {
+		out = out[i:]
 	}
 	if err := json.Unmarshal([]byte(out), &check); err != nil {
 		return 0, fmt.Errorf("app-reloader check --json: %q: %w", out, err)

@@ -164,16 +164,24 @@ func TestHardening(t *testing.T) {
 
 	step(t, "an instance sees only its own probe socket of /run/app", func(t *testing.T) {
 		for i, u := range c.instances(n) {
-			pid := fmt.Sprint(c.hostPID(t, u))
-			ls := func(dir string) string {
-				out, err := exec.Command("nsenter", "-t", pid, "-m", "ls", "-A", dir).CombinedOutput()
-				require.NoError(t, err, "%s", out)
-				return strings.Join(strings.Fields(string(out)), " ")
+			// As the instance sees it: its mount namespace and its user.
+			pid := c.hostPID(t, u)
+			uid := strings.Fields(c.procStatus(t, pid)["Uid"])[0]
+			ls := func(dir string) (string, error) {
+				out, err := exec.Command("nsenter", "-t", fmt.Sprint(pid), "-m", "-S", uid, "ls", "-A", dir).CombinedOutput()
+				return strings.Join(strings.Fields(string(out)), " "), err
 			}
-			assert.Equal(t, "probe", ls(units.RuntimeDir), u)
-			assert.Equal(t, fmt.Sprint(i), ls(units.ProbeDir), u)
-			assert.Equal(t, units.ProbeSocketName, ls(units.ProbeDir+"/"+fmt.Sprint(i)), u)
+			out, err := ls(units.ProbeDir + "/" + fmt.Sprint(i))
+			assert.NoError(t, err, out)
+			assert.Equal(t, units.ProbeSocketName, out, u)
+			out, err = ls(units.ProbeDir + "/" + fmt.Sprint(1-i) + "/")
+			assert.Error(t, err, "%s sees another instance's probe directory: %s", u, out)
+			out, err = ls(units.PrivateDir)
+			assert.Error(t, err, "%s sees the lock and the guard's records: %s", u, out)
 		}
+		// The guard ("+", root, in the instance's namespace) keeps its
+		// records: no error of its in the journal.
+		assert.NotContains(t, c.run(t, "journalctl", "--no-pager", "-o", "cat", "-u", "app@*.service"), "crash-loop record")
 		// The rollout above probed every instance there.
 		assert.Contains(t, c.run(t, "curl", "-sS", "--unix-socket", units.ProbeSocket("1"), "http://app/healthz"), "ok")
 	})

@@ -260,7 +260,7 @@ func TestComingFromPM2(t *testing.T) {
 		assert.Equal(t, strconv.Itoa(200<<20), show("MemoryMax"), "max_memory_restart")
 		assert.Equal(t, "/srv", show("WorkingDirectory"), "cwd")
 		assert.Equal(t, "on-failure", show("Restart"), "autorestart")
-		assert.Contains(t, show("Environment"), `"GREETING=hello from production"`, "env, env_production")
+		assert.Equal(t, "hello from production", environOf(t, c.hostPID(t, units.Instance(2)))["GREETING"], "env, env_production")
 		assert.Contains(t, show("ExecStart"), "argv[]=/usr/bin/app -lame-duck 300ms", "script, args")
 		assert.Equal(t, "notify", show("Type"), "wait_ready: READY=1")
 	})
@@ -278,7 +278,8 @@ func TestComingFromPM2(t *testing.T) {
 		assert.Regexp(t, `app@2\.service\s+active`, out)
 	})
 	pm2("pm2 describe → app-reloader describe", func(t *testing.T) {
-		assert.Contains(t, c.run(t, "app-reloader", "describe", "2"), "GREETING=hello from production")
+		assert.Contains(t, c.run(t, "app-reloader", "describe", "2"), "GREETING=••••••", "masked")
+		assert.Contains(t, c.run(t, "app-reloader", "describe", "-show-env", "2"), "GREETING=hello from production")
 	})
 	pm2("pm2 logs → app-reloader logs", func(t *testing.T) {
 		assert.Contains(t, c.run(t, "app-reloader", "logs", "-n", "100"), " app@2  | ")

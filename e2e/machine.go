@@ -159,6 +159,9 @@ func (m *Machine) Start(ctx context.Context) error {
 	for m.leader == 0 {
 		if pid := childNamed(cmd.Process.Pid, "systemd"); pid > 0 {
 			m.leader = pid
+			// Recorded too: killing nspawn alone leaves its container
+			// running, reparented to this machine's init.
+			_ = os.WriteFile(filepath.Join(m.dir, "leader.pid"), []byte(strconv.Itoa(pid)), 0o644)
 			break
 		}
 		select {
@@ -245,9 +248,19 @@ func (m *Machine) Stop() {
 		select {
 		case <-m.exited:
 		case <-time.After(15 * time.Second):
-			// Our nspawn, by its PID: its container dies with it.
-			_ = m.nspawn.Process.Kill()
-			<-m.exited
+			// Our container's init, by its PID: the kernel then kills
+			// every process in its PID namespace, and nspawn exits. Killing
+			// nspawn alone would leave the container running, and its
+			// processes in the control groups the next machine uses.
+			if m.leader > 0 {
+				_ = syscall.Kill(m.leader, syscall.SIGKILL)
+			}
+			select {
+			case <-m.exited:
+			case <-time.After(10 * time.Second):
+				_ = m.nspawn.Process.Kill() // our nspawn, by its PID
+				<-m.exited
+			}
 		}
 	}
 	m.nspawn, m.leader = nil, 0
@@ -292,6 +305,23 @@ func CleanStale() error {
 	}
 	var errs []error
 	for _, dir := range dirs {
+		// The container's init first (its PID namespace dies with it),
+		// if that PID still runs a systemd rooted in this directory.
+		if b, err := os.ReadFile(filepath.Join(dir, "leader.pid")); err == nil {
+			pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+			root, _ := os.Readlink(fmt.Sprintf("/proc/%d/root", pid))
+			comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
+			ns, _ := os.Readlink(fmt.Sprintf("/proc/%d/ns/pid", pid))
+			ours, _ := os.Readlink("/proc/self/ns/pid")
+			// Its root reads "/" once the overlay was lazily unmounted; a
+			// PID namespace of its own tells it from a systemd of this
+			// machine's (a user's manager) that took the PID since.
+			if pid > 1 && strings.TrimSpace(string(comm)) == "systemd" && ns != ours && (root == filepath.Join(dir, "root") || root == "/") {
+				if err := syscall.Kill(pid, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
+					errs = append(errs, fmt.Errorf("kill stale container %d: %w", pid, err))
+				}
+			}
+		}
 		if b, err := os.ReadFile(filepath.Join(dir, "nspawn.pid")); err == nil {
 			pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
 			cmdline, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))

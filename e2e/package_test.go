@@ -175,7 +175,19 @@ func TestPackageLifecycle(t *testing.T) {
 		before, since := c.pids(t, n), time.Now()
 		l := c.load(t)
 		time.Sleep(time.Second)
+		// Someone else's rollout holds the lock for 10 s (longer than dpkg
+		// takes to reach the postinst): the upgrade waits for it, then
+		// rolls.
+		holder := make(chan error, 1)
+		go func() {
+			_, err := c.Run(ctx, "flock", reloader.DefaultLockPath, "sleep", "10")
+			holder <- err
+		}()
+		time.Sleep(300 * time.Millisecond)
 		out := c.run(t, "dpkg", "-i", c.put(t, v2))
+		require.NoError(t, <-holder)
+		assert.Contains(t, out, "another rollout is running")
+		assert.Contains(t, out, "waiting up to 10m0s for it to end")
 		time.Sleep(time.Second)
 		res := l.Stop()
 		t.Logf("dpkg -i v2 under load: %s; by version %v", res.Summary(), res.By(func(s Sample) string { return s.Version }))
@@ -223,6 +235,55 @@ func TestPackageLifecycle(t *testing.T) {
 		require.NoError(t, c.WaitActive(ctx, 60*time.Second, append([]string{units.Socket, units.Target}, c.instances(n)...)...),
 			"nobody ran a command after the reboot")
 		assert.Equal(t, []string{"2.0.0"}, keys(versions()))
+	})
+
+	step(t, "an upgrade leaves a stopped cluster stopped", func(t *testing.T) {
+		c.run(t, "systemctl", "stop", units.Target, units.Socket)
+		out := c.run(t, "dpkg", "-i", c.put(t, v2))
+		assert.Contains(t, out, "app: the cluster is stopped; the upgrade leaves it so")
+		assert.NotContains(t, out, "rolling the cluster")
+		assert.Equal(t, []string{"inactive", "inactive"}, c.ActiveStates(ctx, units.Target, units.Socket), "still stopped")
+		_, err := net.DialTimeout("tcp", c.addr, 2*time.Second)
+		assert.Error(t, err, "nothing listens")
+		c.run(t, "systemctl", "start", units.Target)
+		require.NoError(t, c.WaitActive(ctx, 30*time.Second, append([]string{units.Socket}, c.instances(n)...)...))
+	})
+
+	step(t, "installing into another root (DPKG_ROOT) touches nothing here", func(t *testing.T) {
+		before := c.pids(t, n)
+		c.run(t, "sh", "-c", "mkdir -p /srv/root/var/lib/dpkg/info /srv/root/var/lib/dpkg/updates /srv/root/etc && touch /srv/root/var/lib/dpkg/status")
+		out, err := c.Run(ctx, "dpkg", "--root=/srv/root", "--force-script-chrootless", "--force-depends", "--log=/dev/null", "-i", c.put(t, v2))
+		t.Logf("dpkg --root:\n%s", tail(out, 8))
+		require.NoError(t, err, out)
+		assert.NotContains(t, out, "rolling the cluster")
+		assert.FileExists(t, filepath.Join(m.Root, "srv/root/usr/bin/app"))
+		assert.FileExists(t, filepath.Join(m.Root, "srv/root/etc/app/app.toml"))
+		assert.Equal(t, before, c.pids(t, n), "this machine's cluster untouched")
+		c.run(t, "rm", "-rf", "/srv/root")
+	})
+
+	step(t, `socket = "reuseport": remove leaves nothing listening, a reinstall serves again`, func(t *testing.T) {
+		c.run(t, "sh", "-c", `sed -i '/^socket *=/d' /etc/app/app.toml && echo 'socket = "reuseport"' >> /etc/app/app.toml`)
+		c.run(t, "sh", "-c", reloader.ApplyListenChange("app"))
+		require.NoError(t, c.WaitActive(ctx, 30*time.Second, append([]string{"app@0.socket"}, c.instances(n)...)...))
+		assert.Equal(t, []string{"2.0.0"}, keys(versions()))
+		c.run(t, "dpkg", "-r", "app")
+		_, err := net.DialTimeout("tcp", c.addr, 2*time.Second)
+		assert.Error(t, err, "nothing listens after remove")
+		for i := range n {
+			for _, st := range c.ActiveStates(ctx, fmt.Sprintf("app@%d.socket", i), units.Instance(i)) {
+				assert.NotEqual(t, "active", st, "app@%d and its socket are stopped", i)
+			}
+		}
+		// Removed, not purged: installed again, it starts as a first
+		// install does (not left stopped like an upgrade of a stopped one).
+		out := c.run(t, "dpkg", "-i", c.put(t, v2))
+		assert.NotContains(t, out, "the cluster is stopped")
+		require.NoError(t, c.WaitActive(ctx, 30*time.Second, append([]string{units.Socket, units.Target}, c.instances(n)...)...))
+		assert.Equal(t, []string{"2.0.0"}, keys(versions()))
+		c.run(t, "sh", "-c", `sed -i '/^socket *=/d' /etc/app/app.toml`)
+		c.run(t, "sh", "-c", reloader.ApplyListenChange("app"))
+		require.NoError(t, c.WaitActive(ctx, 30*time.Second, append([]string{units.Socket}, c.instances(n)...)...))
 	})
 
 	step(t, "remove, purge, reinstall", func(t *testing.T) {

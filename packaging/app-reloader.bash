@@ -15,12 +15,12 @@ _app_reloader() {
     fi
     local cmd=${COMP_WORDS[1]} flags=""
     case $cmd in
-        reload)     flags="-config -host -json -lock -parallel -plain -report -ssh -verbose" ;;
+        reload)     flags="-config -host -json -lock -parallel -plain -report -ssh -verbose -wait-lock" ;;
         status)     flags="-config -host -json -report -ssh" ;;
         describe)   flags="-config -json -show-env" ;;
         logs)       flags="-f -json -n -since" ;;
         top)        flags="-config -interval -n" ;;
-        scale)      flags="-config -json -lock -plain -verbose" ;;
+        scale)      flags="-config -json -lock -plain -verbose -wait-lock" ;;
         deploy)     flags="-host -json -parallel -ssh" ;;
         check)      flags="-config -json" ;;
         import-pm2) flags="-app -env -json -o" ;;

@@ -18,8 +18,10 @@ url=${REPO_URL:-https://apt.example.com/app}
 die() { echo "make repo: $*" >&2; exit 1; }
 cleanup_keyring() {
 	[ -n "${GNUPGHOME:-}" ] || return 0
-	[ -z "${APP_REPO_SEALED:-}" ] || umount "$GNUPGHOME" 2>/dev/null || true
-	rm -rf "$GNUPGHOME"
+	# Lazily: the agent may still be on its way out. The tmpfs goes with
+	# the mount namespace anyway; this leaves no empty mount point.
+	[ -z "${APP_REPO_SEALED:-}" ] || umount -l "$GNUPGHOME" 2>/dev/null || true
+	rm -rf "$GNUPGHOME" || true
 }
 
 [ $# -gt 0 ] || die "no packages: build them with make deb VERSION=x.y.z, or name them with DEBS=..."

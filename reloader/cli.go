@@ -211,7 +211,7 @@ func (o *cli) reloader(ctx context.Context, cmd string, cfg units.Config, source
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(o.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
-	r := &Reloader{Systemd: sd, Logger: log, Hold: cfg.MinUptime.Std(), GuardDir: DefaultGuardDir,
+	r := &Reloader{Systemd: sd, Logger: log, Hold: cfg.MinUptime.Std(), CanaryHold: cfg.CanaryUptime.Std(), GuardDir: DefaultGuardDir,
 		Surge: cfg.Surge, MemoryLimit: cfg.MaxMemoryRestart.Bytes(),
 		Listen: cfg.SocketListen(), InstanceListen: cfg.InstanceListen()}
 	files := &FileState{Config: cfg, Source: source}

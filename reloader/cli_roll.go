@@ -19,6 +19,7 @@ import (
 type rolloutFlags struct {
 	config, lock            *string
 	json, verbose, plainOut *bool
+	waitLock                *time.Duration
 }
 
 func addRolloutFlags(fs *flag.FlagSet, configHelp string) rolloutFlags {
@@ -28,6 +29,7 @@ func addRolloutFlags(fs *flag.FlagSet, configHelp string) rolloutFlags {
 		lock:     fs.String("lock", DefaultLockPath, "rollout lock file"),
 		verbose:  fs.Bool("verbose", false, "log each step's D-Bus calls and timings"),
 		plainOut: fs.Bool("plain", false, "progress as one line per step even on a terminal"),
+		waitLock: fs.Duration("wait-lock", 0, "wait this long for a rollout that runs to end, instead of refusing at once (the package's upgrade waits 10m)"),
 	}
 }
 
@@ -37,10 +39,21 @@ func (o *cli) begin(ctx context.Context, cmd string, cfg units.Config, f rollout
 	if !ok {
 		return nil, nil, false
 	}
-	unlock, err := Lock(*f.lock)
+	unlock, err := LockWait(*f.lock, *f.waitLock, func(holder string) {
+		fmt.Fprintf(o.stderr, "app-reloader %s: %s; waiting up to %s for it to end…\n", cmd, holder, *f.waitLock)
+	})
 	if err != nil {
 		closeBus()
 		fmt.Fprintf(o.stderr, "app-reloader %s: %v\n", cmd, err)
+		if errors.Is(err, ErrBusy) {
+			fmt.Fprintf(o.stderr, "nothing was changed: run `app-reloader %s` again once it has ended\n", cmd)
+		}
+		return nil, nil, false
+	}
+	if err := MigrateProbeDir(units.ProbeDir); err != nil {
+		unlock()
+		closeBus()
+		fmt.Fprintf(o.stderr, "app-reloader %s: %v\nnothing was changed: the running instances keep running\n", cmd, err)
 		return nil, nil, false
 	}
 	r.Progress = progressTo(o.progress(*f.json), *f.plainOut)
@@ -77,9 +90,18 @@ func runReload(ctx context.Context, o *cli, args []string) int {
 		return 1
 	}
 	defer end()
+	// The report is saved as the rollout begins and after each step: a
+	// killed rollout leaves one that says so.
+	var saveErr error
+	r.Checkpoint = func(rep Report) {
+		if err := SaveReport(*reportPath, rep); err != nil && saveErr == nil {
+			saveErr = err
+			fmt.Fprintf(o.stderr, "app-reloader reload: %v\n", err)
+		}
+	}
 	fmt.Fprintf(o.progress(*f.json), "rolling %d instances of %s\n", cfg.Count(), strings.Join(cfg.ListenStrings(), ", "))
 	rep, rerr := r.Reload(ctx, cfg.Count())
-	if err := SaveReport(*reportPath, rep); err != nil {
+	if err := SaveReport(*reportPath, rep); err != nil && saveErr == nil {
 		fmt.Fprintf(o.stderr, "app-reloader reload: %v\n", err)
 	}
 	return o.report("reload", rep, rerr, *f.json)

@@ -46,6 +46,7 @@ func runStatus(ctx context.Context, o *cli, args []string) int {
 	} else if err != nil {
 		fmt.Fprintf(o.stderr, "app-reloader status: %v\n", err)
 	}
+	st.Assess((*Process).Alive)
 	if *asJSON {
 		return o.json(st)
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	sd "github.com/coreos/go-systemd/v22/dbus"
 	"github.com/godbus/dbus/v5"
 
 	"example.com/app/units"
@@ -38,7 +39,7 @@ type Reloading interface {
 
 // Reload implements [Reloading].
 func (d *DBus) Reload(ctx context.Context, unit string) (string, error) {
-	return d.job(ctx, "reload", d.conn.ReloadUnitContext, unit)
+	return d.job(ctx, "reload", (*sd.Conn).ReloadUnitContext, unit, d.bound(ctx, "reload", unit))
 }
 
 // Delegate rolls the cluster for a caller who is not root: it has systemd

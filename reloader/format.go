@@ -107,11 +107,25 @@ func WriteStatus(w io.Writer, st Status, now time.Time, color bool) {
 	t.write(w, color)
 	writeAccountingNote(w, st.Instances, color)
 	fmt.Fprintf(w, "configured instances: %d\n", st.Configured)
-	switch r := st.LastRollout; {
+	r := st.LastRollout
+	switch {
 	case st.ReportUnreadable:
 		fmt.Fprintf(w, "last rollout: (its report is for root and the %s group only)\n", DeployGroup)
 	case r == nil:
 		fmt.Fprintln(w, "last rollout: none yet")
+	case st.RolloutState == RolloutRunning:
+		fmt.Fprintf(w, "last rollout: %s since %s (pid %d), %d steps done\n", paint(color, yellow, "in progress"), r.Started.Format(time.RFC3339), r.Process.PID, len(r.Steps))
+	case st.RolloutState == RolloutInterrupted:
+		pid := 0
+		if r.Process != nil {
+			pid = r.Process.PID
+		}
+		fmt.Fprintf(w, "last rollout: %s, %s, after %d steps: the reloader (pid %d) is gone\n", paint(color, red, "INTERRUPTED"), r.Started.Format(time.RFC3339), len(r.Steps), pid)
+		writeMixed(w, st)
+		fmt.Fprintln(w, "run `app-reloader reload` to complete it")
+	case r.OK && st.RolloutState == RolloutDegraded:
+		fmt.Fprintf(w, "last rollout: ok, %s, %d instances in %s; %s: %s\n", r.Started.Format(time.RFC3339), r.Instances, round(r.Took),
+			paint(color, red, "but since then"), printable(strings.Join(st.SinceRollout, "; ")))
 	case r.OK:
 		fmt.Fprintf(w, "last rollout: %s, %s, %d instances in %s\n", paint(color, green, "ok"), r.Started.Format(time.RFC3339), r.Instances, round(r.Took))
 	case r.Failure != nil:
@@ -119,6 +133,37 @@ func WriteStatus(w io.Writer, st Status, now time.Time, color bool) {
 	default:
 		fmt.Fprintf(w, "last rollout: %s, %s: %s\n", paint(color, yellow, "NOT complete"), r.Started.Format(time.RFC3339), printable(r.Error))
 	}
+}
+
+// writeMixed says which instances an interrupted rollout left on its new
+// release (their process is the one it started) and which on the one
+// before.
+func writeMixed(w io.Writer, st Status) {
+	started := map[string]uint32{}
+	inProgress := map[string]uint32{} // its old PID: systemd went on with the job
+	for _, s := range st.LastRollout.Steps {
+		switch {
+		case s.Action == ActionStop || s.Error != "":
+		case s.InProgress:
+			inProgress[s.Unit] = s.OldPID
+		default:
+			started[s.Unit] = s.NewPID
+		}
+	}
+	var rolled, before []string
+	for _, u := range st.Instances {
+		pid, ok := started[u.Name]
+		old, begun := inProgress[u.Name]
+		switch {
+		case u.Name == st.LastRollout.spareName():
+		case ok && u.MainPID == pid, begun && u.MainPID != 0 && u.MainPID != old:
+			rolled = append(rolled, u.Name)
+		default:
+			before = append(before, u.Name)
+		}
+	}
+	fmt.Fprintf(w, "  started by it (the new release): %s\n", orDash(strings.Join(rolled, ", ")))
+	fmt.Fprintf(w, "  not reached (the release before): %s\n", orDash(strings.Join(before, ", ")))
 }
 
 // writeAccountingNote says, under a table of instances, when their CPU

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+	"time"
 
 	"example.com/app/units"
 )
@@ -51,6 +52,25 @@ func Lock(path string) (unlock func(), err error) {
 	_ = f.Truncate(0)
 	_, _ = fmt.Fprintf(f, "%d\n", os.Getpid())
 	return func() { f.Close() }, nil
+}
+
+// LockWait is [Lock], waiting up to wait for a rollout that holds the
+// lock to end; waiting, if set, is told once who holds it. After wait it
+// returns ErrBusy as Lock does.
+func LockWait(path string, wait time.Duration, waiting func(holder string)) (unlock func(), err error) {
+	deadline := time.Now().Add(wait)
+	told := false
+	for {
+		unlock, err := Lock(path)
+		if !errors.Is(err, ErrBusy) || !time.Now().Before(deadline) {
+			return unlock, err
+		}
+		if !told && waiting != nil {
+			waiting(err.Error())
+			told = true
+		}
+		time.Sleep(min(200*time.Millisecond, time.Until(deadline)))
+	}
 }
 
 // privateDir makes dir (and any missing parent) a directory that only

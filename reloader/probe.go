@@ -200,3 +200,24 @@ func (p *Probe) once(ctx context.Context, client *http.Client) error {
 	}
 	return nil
 }
+
+// MigrateProbeDir turns the probe directory of an older release into what
+// the units make now. Releases before this one had one probe directory
+// for all instances (RuntimeDirectory=app/probe), which systemd makes a
+// link to /run/private/app/probe for a dynamic user; with a directory
+// per instance (app/probe/%i) systemd can no longer start an instance
+// while that link is there ("File exists"). The running instances keep
+// their sockets where they are.
+func MigrateProbeDir(dir string) error {
+	fi, err := os.Lstat(dir)
+	if err != nil || fi.Mode()&os.ModeSymlink == 0 {
+		return nil
+	}
+	if err := os.Remove(dir); err != nil {
+		return fmt.Errorf("probe directory of an older release: %w", err)
+	}
+	if err := os.Mkdir(dir, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
+		return fmt.Errorf("probe directory: %w", err)
+	}
+	return nil
+}

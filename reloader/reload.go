@@ -44,6 +44,9 @@ type Step struct {
 	Ready  time.Duration `json:"ready_ns,omitempty"` // from the job's start to READY=1
 	Took   time.Duration `json:"took_ns"`            // including the hold
 	Error  string        `json:"error,omitempty"`
+	// InProgress: the step had begun, not ended, when the report was
+	// saved ([Reloader.Checkpoint]).
+	InProgress bool `json:"in_progress,omitempty"`
 }
 
 // Failure is why a rollout halted.
@@ -80,6 +83,15 @@ type Report struct {
 	// Scale: only instances that were not running were started and those
 	// beyond Instances stopped (app-reloader scale); none was restarted.
 	Scale bool `json:"scale,omitempty"`
+	// Running: the rollout had not ended when this was saved (see
+	// [Reloader.Checkpoint]). Who ran it: Process; a report still running
+	// whose process is gone is an interrupted rollout ([Report.Interrupted]).
+	Running bool     `json:"running,omitempty"`
+	Process *Process `json:"process,omitempty"`
+
+	// ready is each started instance's state when it was ready, for the
+	// check at the end ([Reloader.verify]).
+	ready map[string]Unit
 }
 
 // Event is progress during a rollout: a step as it begins (Done false)
@@ -105,6 +117,16 @@ type Reloader struct {
 	Hold time.Duration
 	// HoldPoll is how often the hold looks; 0 means 100ms.
 	HoldPoll time.Duration
+	// CanaryHold is the hold of the first instance of the new release a
+	// rollout starts (the spare, or without one the first instance
+	// restarted), when longer than Hold: a server that says READY=1 before
+	// its workers boot (gunicorn's master) is caught there, before any
+	// running instance is touched.
+	CanaryHold time.Duration
+	// Checkpoint, if set, is given the report as the rollout begins,
+	// before anything is touched, and after each step: a rollout that is
+	// killed leaves a report that says so (Running) and how far it got.
+	Checkpoint func(Report)
 	// GuardDir, if set, is the crash-loop guard's record (see [Guard]);
 	// a deliberate start or restart clears the instance's record.
 	GuardDir string
@@ -185,7 +207,7 @@ func (r *Reloader) scope() string { return r.prefix() + "-rollout.scope" }
 func (r *Reloader) Reload(ctx context.Context, want int) (Report, error) {
 	stop := ctx
 	ctx = context.WithoutCancel(ctx)
-	rep := Report{Started: time.Now(), Instances: want}
+	rep := r.begin(want, false)
 	finish := rep.finish
 	plan, err := r.prepare(ctx, &rep, want)
 	if err != nil {
@@ -200,7 +222,11 @@ func (r *Reloader) Reload(ctx context.Context, want int) (Report, error) {
 		if rep.SurgeNote != "" {
 			r.log().Warn("rolling without a spare", "why", rep.SurgeNote)
 		}
-		return finish(r.roll(ctx, stop, &rep, plan, want, pos))
+		err := r.roll(ctx, stop, &rep, plan, want, pos)
+		if err == nil {
+			err = r.verify(ctx, &rep)
+		}
+		return finish(err)
 	}
 
 	// Surge: the spare runs only while this process holds the scope; if
@@ -221,14 +247,16 @@ func (r *Reloader) Reload(ctx context.Context, want int) (Report, error) {
 	if err == nil {
 		err = r.roll(ctx, stop, &rep, plan, want, pos)
 	}
+	if err == nil {
+		// The spare included: it served throughout, and a release whose
+		// processes die after a while may have taken it down too.
+		err = r.verify(ctx, &rep)
+	}
 	// The spare goes, whatever happened.
 	spare, rerr := sd.Unit(ctx, r.spare())
 	if rerr == nil {
-		if spare.ActiveState != "active" && err == nil {
-			r.log().Warn("the spare died during the rollout", "unit", r.spare(), "state", spare.ActiveState, "result", spare.Result)
-		}
 		var retired Step
-		retired, rerr = r.step(ctx, Step{Unit: r.spare(), Action: ActionStop, OldPID: spare.MainPID}, pos.next(), pos.total)
+		retired, rerr = r.step(ctx, &rep, Step{Unit: r.spare(), Action: ActionStop, OldPID: spare.MainPID}, pos.next(), pos.total, 0)
 		rep.Steps = append(rep.Steps, retired)
 	}
 	if rerr == nil {
@@ -253,6 +281,7 @@ func (r *Reloader) Reload(ctx context.Context, want int) (Report, error) {
 // finish completes the report of a rollout that ended with err.
 func (rep *Report) finish(err error) (Report, error) {
 	rep.Took = time.Since(rep.Started)
+	rep.Running = false
 	rep.OK = err == nil
 	if err != nil {
 		rep.Error = err.Error()
@@ -312,7 +341,7 @@ func (r *Reloader) prepare(ctx context.Context, rep *Report, want int) ([]string
 func (r *Reloader) Scale(ctx context.Context, want int) (Report, error) {
 	stop := ctx
 	ctx = context.WithoutCancel(ctx)
-	rep := Report{Started: time.Now(), Instances: want, Scale: true}
+	rep := r.begin(want, true)
 	finish := rep.finish
 	plan, err := r.prepare(ctx, &rep, want)
 	if err != nil {
@@ -334,7 +363,11 @@ func (r *Reloader) Scale(ctx context.Context, want int) (Report, error) {
 		}
 	}
 	todo := append(starts, stops...)
-	return finish(r.roll(ctx, stop, &rep, todo, len(starts), &progress{total: len(todo)}))
+	err = r.roll(ctx, stop, &rep, todo, len(starts), &progress{total: len(todo)})
+	if err == nil {
+		err = r.verify(ctx, &rep)
+	}
+	return finish(err)
 }
 
 // unchanged is whether the loaded units already are what a daemon-reload
@@ -377,7 +410,7 @@ func (r *Reloader) surge(ctx context.Context, rep *Report, pos *progress) error 
 	if err != nil {
 		return err
 	}
-	step, err := r.step(ctx, Step{Unit: unit, Action: ActionSurge, OldPID: u.MainPID}, pos.next(), pos.total)
+	step, err := r.step(ctx, rep, Step{Unit: unit, Action: ActionSurge, OldPID: u.MainPID}, pos.next(), pos.total, max(r.Hold, r.CanaryHold))
 	rep.Steps = append(rep.Steps, step)
 	if err != nil {
 		rep.Failure = r.failure(ctx, unit, err)
@@ -405,7 +438,11 @@ func (r *Reloader) roll(ctx, stop context.Context, rep *Report, plan []string, w
 				action = ActionRestart
 			}
 		}
-		step, err := r.step(ctx, Step{Unit: unit, Action: action, OldPID: u.MainPID}, pos.next(), pos.total)
+		hold := r.Hold
+		if action != ActionStop && !rep.Surge && len(rep.ready) == 0 {
+			hold = max(hold, r.CanaryHold) // the first of the new release
+		}
+		step, err := r.step(ctx, rep, Step{Unit: unit, Action: action, OldPID: u.MainPID}, pos.next(), pos.total, hold)
 		rep.Steps = append(rep.Steps, step)
 		if err != nil {
 			rep.Failure = r.failure(ctx, unit, err)
@@ -538,8 +575,11 @@ func sortedKeys(m map[int]string) []int {
 // step does one planned step and reports it as it begins and ends. A start
 // or restart must come back ready with a new main process, then pass the
 // hold; a stop must finish its job.
-func (r *Reloader) step(ctx context.Context, step Step, idx, total int) (Step, error) {
+func (r *Reloader) step(ctx context.Context, rep *Report, step Step, idx, total int, hold time.Duration) (Step, error) {
 	r.emit(Event{Step: step, Index: idx, Total: total})
+	begun := step
+	begun.InProgress = true
+	r.checkpoint(*rep, begun)
 	start := time.Now()
 	var err error
 	if step.Action == ActionStop {
@@ -552,11 +592,17 @@ func (r *Reloader) step(ctx context.Context, step Step, idx, total int) (Step, e
 		var ready Unit
 		ready, err = r.rollOne(ctx, &step)
 		step.Ready = time.Since(start)
-		if err == nil && r.Hold > 0 {
-			err = r.hold(ctx, ready)
+		if err == nil && hold > 0 {
+			err = r.hold(ctx, ready, hold)
 		}
 		if err == nil && r.Probe != nil {
 			err = r.Probe.Check(ctx, step.Unit)
+		}
+		if err == nil {
+			if rep.ready == nil {
+				rep.ready = map[string]Unit{}
+			}
+			rep.ready[step.Unit] = ready
 		}
 	}
 	step.Took = time.Since(start)
@@ -564,7 +610,61 @@ func (r *Reloader) step(ctx context.Context, step Step, idx, total int) (Step, e
 		step.Error = err.Error()
 	}
 	r.emit(Event{Step: step, Done: true, Index: idx, Total: total})
+	r.checkpoint(*rep, step)
 	return step, err
+}
+
+// begin is the report of a rollout as it begins, saved before anything is
+// touched.
+func (r *Reloader) begin(want int, scale bool) Report {
+	rep := Report{Started: time.Now(), Instances: want, Scale: scale, Running: true, Process: ThisProcess()}
+	if r.Checkpoint != nil {
+		r.Checkpoint(rep)
+	}
+	return rep
+}
+
+// checkpoint saves the report with step, begun or done (the caller
+// appends it to the report it returns once it is done).
+func (r *Reloader) checkpoint(rep Report, step Step) {
+	if r.Checkpoint == nil {
+		return
+	}
+	rep.Steps = append(append([]Step(nil), rep.Steps...), step)
+	r.Checkpoint(rep)
+}
+
+// ErrDiedAfterReady is wrapped by the error of a rollout whose started
+// instance (the spare included) died, restarted or stopped after it was
+// ready, before the rollout ended.
+var ErrDiedAfterReady = errors.New("died after it was ready")
+
+// verify checks, as a rollout ends, that every instance it started (the
+// spare included) still runs the process it was ready with: still active,
+// same main PID, no restart since. A release whose workers die a while
+// after READY=1 is a failed rollout, even when each instance passed its
+// own checks in turn.
+func (r *Reloader) verify(ctx context.Context, rep *Report) error {
+	var names []string
+	for name := range rep.ready {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		was := rep.ready[name]
+		u, err := r.Systemd.Unit(ctx, name)
+		if err != nil {
+			return err
+		}
+		if u.ActiveState == "active" && u.MainPID == was.MainPID && u.NRestarts == was.NRestarts {
+			continue
+		}
+		why := fmt.Errorf("%w (pid %d) and before the rollout ended: now %s/%s, pid %d, %d restarts since%s",
+			ErrDiedAfterReady, was.MainPID, u.ActiveState, u.SubState, u.MainPID, u.NRestarts-was.NRestarts, describe(u))
+		rep.Failure = r.failure(ctx, name, why)
+		return fmt.Errorf("%s: %w: %w", name, why, ErrRolloutFailed)
+	}
+	return nil
 }
 
 // stopUnits stops units in turn, each job waited for. With socket =
@@ -633,15 +733,15 @@ func (r *Reloader) rollOne(ctx context.Context, step *Step) (Unit, error) {
 	return u, nil
 }
 
-// hold watches an instance for r.Hold from the state it was ready in: it
+// hold watches an instance for d from the state it was ready in: it
 // must stay active with the same main PID and restart count. Any restart
 // changes both, so polling cannot miss one.
-func (r *Reloader) hold(ctx context.Context, ready Unit) error {
+func (r *Reloader) hold(ctx context.Context, ready Unit, d time.Duration) error {
 	poll := r.HoldPoll
 	if poll <= 0 {
 		poll = 100 * time.Millisecond
 	}
-	end := time.Now().Add(r.Hold)
+	end := time.Now().Add(d)
 	for {
 		u, err := r.Systemd.Unit(ctx, ready.Name)
 		if err != nil {
@@ -649,7 +749,7 @@ func (r *Reloader) hold(ctx context.Context, ready Unit) error {
 		}
 		if u.ActiveState != "active" || u.MainPID != ready.MainPID || u.NRestarts != ready.NRestarts {
 			return fmt.Errorf("died during the %s hold after READY=1: now %s/%s, pid %d, %d restarts%s",
-				r.Hold, u.ActiveState, u.SubState, u.MainPID, u.NRestarts, describe(u))
+				d, u.ActiveState, u.SubState, u.MainPID, u.NRestarts, describe(u))
 		}
 		left := time.Until(end)
 		if left <= 0 {

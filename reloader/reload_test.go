@@ -72,6 +72,7 @@ func (f *fakeSystemd) unit(name string) *Unit {
 
 func (f *fakeSystemd) Start(_ context.Context, unit string) (string, error) {
 	f.calls = append(f.calls, "start "+unit)
+	f.crashIn[unit] = f.crashAfter[unit]
 	return f.up(unit, false), nil
 }
 

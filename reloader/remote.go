@@ -13,7 +13,6 @@ import (
 	"sync"
 	"time"
 
-	sd "github.com/coreos/go-systemd/v22/dbus"
 	"github.com/godbus/dbus/v5"
 
 	"example.com/app/units"
@@ -123,11 +122,12 @@ func (r Remote) dialBus(ctx context.Context) (*dbus.Conn, error) {
 // Connect connects to the remote machine's systemd. The connection
 // outlives ctx, as [Connect]'s does; Close ends its ssh processes.
 func (r Remote) Connect(ctx context.Context) (*DBus, error) {
-	c, err := sd.NewConnection(func() (*dbus.Conn, error) { return r.dialBus(context.WithoutCancel(ctx)) })
+	d, err := connect(func() (*dbus.Conn, error) { return r.dialBus(context.WithoutCancel(ctx)) })
 	if err != nil {
 		return nil, fmt.Errorf("connect to systemd on %s: %w", r.Host, err)
 	}
-	return &DBus{conn: c, remote: true}, nil
+	d.remote = true
+	return d, nil
 }
 
 // Report reads the remote machine's last rollout report; nil when there
@@ -179,13 +179,18 @@ func (r Remote) Status(ctx context.Context, d *DBus) (Status, error) {
 		return st, err
 	}
 	st.LastRollout, err = r.Report(ctx, DefaultReportPath)
+	// Its processes are not this machine's: a rollout that was saved
+	// running is taken to run still.
+	st.Assess(func(*Process) bool { return true })
 	return st, err
 }
 
 // wantedInstances counts the instances app.target wants, app@0 … app@N-1,
 // as the machine's own generator made them from its configuration.
 func (d *DBus) wantedInstances(ctx context.Context) (int, error) {
-	p, err := d.conn.GetUnitPropertyContext(ctx, units.Target, "Wants")
+	ctx, cancel := call(ctx)
+	defer cancel()
+	p, err := d.c().GetUnitPropertyContext(ctx, units.Target, "Wants")
 	if err != nil {
 		return 0, fmt.Errorf("properties of %s: %w", units.Target, err)
 	}

@@ -27,6 +27,80 @@ type Status struct {
 	// ReportUnreadable: the last rollout's report is there, but readable by
 	// root and the deploy group only.
 	ReportUnreadable bool `json:"report_unreadable,omitempty"`
+	// RolloutState is what became of the last rollout ([Status.Assess]):
+	// none, running, interrupted, ok, degraded (ok, but an instance failed
+	// or restarted since: SinceRollout), failed or incomplete.
+	RolloutState string   `json:"rollout_state,omitempty"`
+	SinceRollout []string `json:"since_rollout,omitempty"`
+}
+
+// Rollout states, as [Status.Assess] tells them.
+const (
+	RolloutNone        = "none"
+	RolloutRunning     = "running"
+	RolloutInterrupted = "interrupted"
+	RolloutOK          = "ok"
+	RolloutDegraded    = "degraded"
+	RolloutFailed      = "failed"
+	RolloutIncomplete  = "incomplete"
+)
+
+// Assess tells what became of the last rollout: still running, or
+// interrupted when the process that ran it is gone (alive tells, for
+// this machine's processes); and for one that ended, which instances are
+// not running the process it left them with: failed, kept down as a crash
+// loop, or restarted since. Status never says "ok" beside those.
+func (st *Status) Assess(alive func(*Process) bool) {
+	st.SinceRollout = nil
+	r := st.LastRollout
+	switch {
+	case r == nil:
+		st.RolloutState = RolloutNone
+		return
+	case r.Running && alive(r.Process):
+		st.RolloutState = RolloutRunning
+		return
+	case r.Running:
+		st.RolloutState = RolloutInterrupted
+		return
+	}
+	left := map[string]uint32{}
+	for _, s := range r.Steps {
+		if s.Action != ActionStop && s.Error == "" {
+			left[s.Unit] = s.NewPID
+		}
+	}
+	for _, u := range st.Instances {
+		if u.Name == r.spareName() {
+			continue
+		}
+		switch pid, rolled := left[u.Name]; {
+		case u.ActiveState != "active":
+			st.SinceRollout = append(st.SinceRollout, u.Name+" "+stateText(u))
+		case rolled && u.MainPID != pid:
+			st.SinceRollout = append(st.SinceRollout, fmt.Sprintf("%s restarted since (pid %d → %d, %d restarts by systemd)", u.Name, pid, u.MainPID, u.NRestarts))
+		}
+	}
+	switch {
+	case r.OK && len(st.SinceRollout) > 0:
+		st.RolloutState = RolloutDegraded
+	case r.OK:
+		st.RolloutState = RolloutOK
+	case r.Failure != nil:
+		st.RolloutState = RolloutFailed
+	default:
+		st.RolloutState = RolloutIncomplete
+	}
+}
+
+// spareName is the spare's unit among the report's steps.
+func (rep *Report) spareName() string {
+	for _, s := range rep.Steps {
+		if s.Action == ActionSurge {
+			return s.Unit
+		}
+	}
+	return ""
 }
 
 // Status reads the socket and every instance: the configured ones

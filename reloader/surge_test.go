@@ -294,3 +294,20 @@ func TestProbeCatchesBrokenReleaseOnTheSpare(t *testing.T) {
 	assert.Equal(t, "app@spare.service", rep.Failure.Unit)
 	assert.NotContains(t, f.mutations(), "restart app@0.service")
 }
+
+func TestMigrateProbeDir(t *testing.T) {
+	run := t.TempDir()
+	private := filepath.Join(run, "private", "app", "probe")
+	require.NoError(t, os.MkdirAll(private, 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(private, "0.sock"), nil, 0o600)) // an old instance's
+	dir := filepath.Join(run, "app", "probe")
+	require.NoError(t, os.MkdirAll(filepath.Dir(dir), 0o755))
+	require.NoError(t, os.Symlink("../private/app/probe", dir))
+	require.NoError(t, MigrateProbeDir(dir))
+	fi, err := os.Lstat(dir)
+	require.NoError(t, err)
+	assert.True(t, fi.IsDir(), "a directory now")
+	assert.FileExists(t, filepath.Join(private, "0.sock"), "the old instance's socket stays")
+	require.NoError(t, MigrateProbeDir(dir), "idempotent")
+	require.NoError(t, MigrateProbeDir(filepath.Join(run, "missing")))
+}

@@ -1,7 +1,6 @@
 package reloader
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -11,6 +10,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -65,64 +65,228 @@ type Unit struct {
 }
 
 // DBus is [Systemd] over a D-Bus connection to the system manager.
+//
+// A connection can drop under a rollout: systemd re-executes (a systemd
+// upgrade does), or the bus daemon restarts. go-systemd then never
+// completes the jobs it was waiting for, so every wait here also ends when
+// the connection closes ([ErrBusClosed]) or after a bound taken from the
+// unit's own timeouts ([ErrJobTimeout]), and the next call connects again.
 type DBus struct {
+	dial func() (*sd.Conn, <-chan struct{}, error)
+	mu   sync.Mutex
 	conn *sd.Conn
+	// closed is closed when either of conn's two D-Bus connections is.
+	closed <-chan struct{}
 	// remote: another machine's systemd (see [Remote]); its PIDs are not
 	// this machine's.
 	remote bool
 }
 
-// Connect connects to systemd over the system bus (as root, falling back to
-// systemd's private socket). The connection outlives ctx: go-systemd closes
-// a connection when the context it was made with ends, and an interrupted
+// ErrBusClosed is wrapped by the error of a wait that ended because the
+// connection to systemd closed.
+var ErrBusClosed = errors.New("lost the connection to systemd")
+
+// ErrJobTimeout is wrapped by the error of a job with no result within
+// its unit's own timeouts and a margin.
+var ErrJobTimeout = errors.New("no result from systemd in time")
+
+// CallTimeout bounds each call to systemd that is not a job.
+const CallTimeout = 2 * time.Minute
+
+// Connect connects to this machine's systemd: as root over its private
+// socket, as systemctl does (a restart of the bus daemon, as an upgrade
+// of dbus does, does not touch it); otherwise, or when that fails, over
+// the system bus. The connection outlives ctx: go-systemd closes a
+// connection when the context it was made with ends, and an interrupted
 // rollout still needs the bus to finish the instance in progress.
 func Connect(ctx context.Context) (*DBus, error) {
-	c, err := sd.NewWithContext(context.WithoutCancel(ctx))
-	if err != nil {
+	ctx = context.WithoutCancel(ctx)
+	return connect(func() (*dbus.Conn, error) { return dialLocal(ctx) })
+}
+
+// connect makes a DBus whose connections come from dialBus, called once
+// for each of go-systemd's two connections, and again to reconnect.
+func connect(dialBus func() (*dbus.Conn, error)) (*DBus, error) {
+	d := &DBus{dial: func() (*sd.Conn, <-chan struct{}, error) {
+		var buses []*dbus.Conn
+		c, err := sd.NewConnection(func() (*dbus.Conn, error) {
+			b, err := dialBus()
+			if err == nil {
+				buses = append(buses, b)
+			}
+			return b, err
+		})
+		if err != nil {
+			return nil, nil, err
+		}
+		closed := make(chan struct{})
+		go func() {
+			select {
+			case <-buses[0].Context().Done():
+			case <-buses[len(buses)-1].Context().Done():
+			}
+			close(closed)
+		}()
+		return c, closed, nil
+	}}
+	var err error
+	if d.conn, d.closed, err = d.dial(); err != nil {
 		return nil, fmt.Errorf("connect to systemd over D-Bus: %w", err)
 	}
-	return &DBus{conn: c}, nil
+	return d, nil
+}
+
+// dialLocal opens one authenticated connection to this machine's systemd.
+func dialLocal(ctx context.Context) (*dbus.Conn, error) {
+	auth := []dbus.Auth{dbus.AuthExternal(strconv.Itoa(os.Getuid()))}
+	var errs []error
+	if os.Geteuid() == 0 {
+		c, err := dbus.Dial("unix:path=/run/systemd/private", dbus.WithContext(ctx))
+		if err == nil {
+			if err = c.Auth(auth); err == nil {
+				return c, nil // no Hello: there is no bus daemon
+			}
+			c.Close()
+		}
+		errs = append(errs, fmt.Errorf("/run/systemd/private: %w", err))
+	}
+	c, err := dbus.SystemBusPrivate(dbus.WithContext(ctx))
+	if err == nil {
+		if err = c.Auth(auth); err == nil {
+			if err = c.Hello(); err == nil {
+				return c, nil
+			}
+		}
+		c.Close()
+	}
+	return nil, errors.Join(append(errs, fmt.Errorf("system bus: %w", err))...)
+}
+
+// current is the connection to use, and its closed channel: the one in
+// use, or a new one when it has closed.
+func (d *DBus) current() (*sd.Conn, <-chan struct{}) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	select {
+	case <-d.closed:
+		if c, closed, err := d.dial(); err == nil {
+			d.conn.Close()
+			d.conn, d.closed = c, closed
+		}
+	default:
+	}
+	return d.conn, d.closed
+}
+
+// c is the connection to use.
+func (d *DBus) c() *sd.Conn {
+	c, _ := d.current()
+	return c
 }
 
 // Close closes the connection.
-func (d *DBus) Close() { d.conn.Close() }
+func (d *DBus) Close() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.conn.Close()
+}
+
+// call bounds a call to systemd that is not a job by CallTimeout.
+func call(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, CallTimeout)
+}
 
 // DaemonReload implements [Systemd].
 func (d *DBus) DaemonReload(ctx context.Context) error {
-	if err := d.conn.ReloadContext(ctx); err != nil {
+	ctx, cancel := call(ctx)
+	defer cancel()
+	if err := d.c().ReloadContext(ctx); err != nil {
 		return fmt.Errorf("daemon-reload: %w", err)
 	}
 	return nil
 }
 
-type jobFunc func(ctx context.Context, name, mode string, ch chan<- string) (int, error)
+// jobFunc enqueues a job on a connection, as go-systemd's *UnitContext
+// methods do.
+type jobFunc func(c *sd.Conn, ctx context.Context, name, mode string, ch chan<- string) (int, error)
 
-func (d *DBus) job(ctx context.Context, verb string, f jobFunc, unit string) (string, error) {
+// job enqueues a job for unit and waits for its result: at most until
+// the connection closes ([ErrBusClosed]) or bound passes ([ErrJobTimeout]).
+func (d *DBus) job(ctx context.Context, verb string, f jobFunc, unit string, bound time.Duration) (string, error) {
+	conn, closed := d.current()
 	ch := make(chan string, 1)
-	if _, err := f(ctx, unit, "replace", ch); err != nil {
+	enqueue, cancel := call(ctx)
+	_, err := f(conn, enqueue, unit, "replace", ch)
+	cancel()
+	if err != nil {
 		return "", fmt.Errorf("%s %s: %w", verb, unit, err)
 	}
+	timer := time.NewTimer(bound)
+	defer timer.Stop()
 	select {
 	case r := <-ch:
 		return r, nil
 	case <-ctx.Done():
 		return "", fmt.Errorf("%s %s: waiting for the job: %w", verb, unit, ctx.Err())
+	case <-closed:
+		return "", fmt.Errorf("%s %s: %w while waiting for the job (did systemd re-execute, or the bus restart?); systemd goes on with the job", verb, unit, ErrBusClosed)
+	case <-timer.C:
+		return "", fmt.Errorf("%s %s: %w: none after %s (the unit's start and stop timeouts, and a margin)", verb, unit, ErrJobTimeout, bound)
 	}
+}
+
+// Job bounds: what a unit's own timeouts allow a job to take, and a
+// margin; DefaultJobBound where systemd says nothing (a scope, a socket)
+// and MaxJobBound for a unit without timeouts.
+const (
+	jobMargin       = 30 * time.Second
+	DefaultJobBound = 90*time.Second + jobMargin
+	MaxJobBound     = 24 * time.Hour
+)
+
+// bound is how long a job of verb on unit may take: a stop may take the
+// stop timeout for SIGTERM, as long again after SIGKILL, and as long for
+// ExecStopPost=; a start the start timeout, and a failed one the stop
+// timeout for ExecStopPost=; a restart both; a reload (ExecReload=) the
+// start timeout.
+func (d *DBus) bound(ctx context.Context, verb, unit string) time.Duration {
+	if !strings.HasSuffix(unit, ".service") {
+		return DefaultJobBound
+	}
+	ctx, cancel := call(ctx)
+	defer cancel()
+	sp, err := d.c().GetUnitTypePropertiesContext(ctx, unit, "Service")
+	if err != nil {
+		return DefaultJobBound
+	}
+	start, stop := usec(sp["TimeoutStartUSec"]), usec(sp["TimeoutStopUSec"])
+	if start == 0 || stop == 0 {
+		return MaxJobBound // infinity
+	}
+	switch verb {
+	case "stop":
+		return min(3*stop+jobMargin, MaxJobBound)
+	case "start":
+		return min(start+stop+jobMargin, MaxJobBound)
+	case "reload":
+		return min(start+jobMargin, MaxJobBound)
+	}
+	return min(start+3*stop+jobMargin, MaxJobBound)
 }
 
 // Start implements [Systemd].
 func (d *DBus) Start(ctx context.Context, unit string) (string, error) {
-	return d.job(ctx, "start", d.conn.StartUnitContext, unit)
+	return d.job(ctx, "start", (*sd.Conn).StartUnitContext, unit, d.bound(ctx, "start", unit))
 }
 
 // Restart implements [Systemd].
 func (d *DBus) Restart(ctx context.Context, unit string) (string, error) {
-	return d.job(ctx, "restart", d.conn.RestartUnitContext, unit)
+	return d.job(ctx, "restart", (*sd.Conn).RestartUnitContext, unit, d.bound(ctx, "restart", unit))
 }
 
 // Stop implements [Systemd].
 func (d *DBus) Stop(ctx context.Context, unit string) (string, error) {
-	return d.job(ctx, "stop", d.conn.StopUnitContext, unit)
+	return d.job(ctx, "stop", (*sd.Conn).StopUnitContext, unit, d.bound(ctx, "stop", unit))
 }
 
 // StopAlone enqueues a stop job for unit alone, ignoring its dependencies
@@ -130,7 +294,9 @@ func (d *DBus) Stop(ctx context.Context, unit string) (string, error) {
 // a caller that runs inside the start job of a unit that requires it,
 // which a normal stop would cancel.
 func (d *DBus) StopAlone(ctx context.Context, unit string) error {
-	if _, err := d.conn.StopUnitContext(ctx, unit, "ignore-dependencies", nil); err != nil {
+	ctx, cancel := call(ctx)
+	defer cancel()
+	if _, err := d.c().StopUnitContext(ctx, unit, "ignore-dependencies", nil); err != nil {
 		return fmt.Errorf("stop %s: %w", unit, err)
 	}
 	return nil
@@ -138,7 +304,9 @@ func (d *DBus) StopAlone(ctx context.Context, unit string) error {
 
 // ResetFailed implements [Systemd].
 func (d *DBus) ResetFailed(ctx context.Context, unit string) error {
-	if err := d.conn.ResetFailedUnitContext(ctx, unit); err != nil {
+	ctx, cancel := call(ctx)
+	defer cancel()
+	if err := d.c().ResetFailedUnitContext(ctx, unit); err != nil {
 		var derr dbus.Error
 		if errors.As(err, &derr) && derr.Name == "org.freedesktop.systemd1.NoSuchUnit" {
 			return nil // not loaded: nothing to reset
@@ -157,7 +325,10 @@ func (d *DBus) Unit(ctx context.Context, unit string) (Unit, error) {
 // unitProps is [DBus.Unit], with the unit's properties and those of its
 // type (Socket or Service; nil for other types) as systemd sent them.
 func (d *DBus) unitProps(ctx context.Context, unit string) (Unit, map[string]any, map[string]any, error) {
-	up, err := d.conn.GetUnitPropertiesContext(ctx, unit)
+	ctx, cancel := call(ctx)
+	defer cancel()
+	conn := d.c()
+	up, err := conn.GetUnitPropertiesContext(ctx, unit)
 	if err != nil {
 		return Unit{}, nil, nil, fmt.Errorf("properties of %s: %w", unit, err)
 	}
@@ -171,7 +342,7 @@ func (d *DBus) unitProps(ctx context.Context, unit string) (Unit, map[string]any
 		u.Since = time.UnixMicro(int64(us))
 	}
 	if strings.HasSuffix(unit, ".socket") {
-		sp, err := d.conn.GetUnitTypePropertiesContext(ctx, unit, "Socket")
+		sp, err := conn.GetUnitTypePropertiesContext(ctx, unit, "Socket")
 		if err != nil {
 			return Unit{}, nil, nil, fmt.Errorf("socket properties of %s: %w", unit, err)
 		}
@@ -188,7 +359,7 @@ func (d *DBus) unitProps(ctx context.Context, unit string) (Unit, map[string]any
 	if !strings.HasSuffix(unit, ".service") {
 		return u, up, nil, nil
 	}
-	sp, err := d.conn.GetUnitTypePropertiesContext(ctx, unit, "Service")
+	sp, err := conn.GetUnitTypePropertiesContext(ctx, unit, "Service")
 	if err != nil {
 		return Unit{}, nil, nil, fmt.Errorf("service properties of %s: %w", unit, err)
 	}
@@ -225,19 +396,9 @@ const AccountingProcess = "main process"
 
 // processUsage reads a process's CPU time and resident memory from /proc.
 func processUsage(pid uint32) (cpu time.Duration, rss uint64, err error) {
-	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	f, err := procStat(pid)
 	if err != nil {
 		return 0, 0, err
-	}
-	// The command name, in parentheses, may hold spaces: fields count
-	// from after its closing parenthesis (field 3, state).
-	i := bytes.LastIndexByte(stat, ')')
-	if i < 0 {
-		return 0, 0, fmt.Errorf("/proc/%d/stat: no command name", pid)
-	}
-	f := strings.Fields(string(stat[i+1:]))
-	if len(f) < 22 {
-		return 0, 0, fmt.Errorf("/proc/%d/stat: %d fields", pid, len(f))
 	}
 	utime, _ := strconv.ParseUint(f[11], 10, 64) // field 14
 	stime, _ := strconv.ParseUint(f[12], 10, 64) // field 15
@@ -248,7 +409,9 @@ func processUsage(pid uint32) (cpu time.Duration, rss uint64, err error) {
 
 // List implements [Systemd].
 func (d *DBus) List(ctx context.Context, pattern string) ([]string, error) {
-	us, err := d.conn.ListUnitsByPatternsContext(ctx, nil, []string{pattern})
+	ctx, cancel := call(ctx)
+	defer cancel()
+	us, err := d.c().ListUnitsByPatternsContext(ctx, nil, []string{pattern})
 	if err != nil {
 		return nil, fmt.Errorf("list %s: %w", pattern, err)
 	}
@@ -306,13 +469,13 @@ func (d *DBus) Tether(ctx context.Context, scope string) (func(context.Context) 
 		sd.PropDescription(fmt.Sprintf("app rollout by app-reloader (pid %d); app@spare runs only while this does", os.Getpid())),
 		sd.PropPids(uint32(cmd.Process.Pid)),
 	}
-	start := func(ctx context.Context, name, mode string, ch chan<- string) (int, error) {
-		return d.conn.StartTransientUnitContext(ctx, name, mode, props, ch)
+	start := func(c *sd.Conn, ctx context.Context, name, mode string, ch chan<- string) (int, error) {
+		return c.StartTransientUnitContext(ctx, name, mode, props, ch)
 	}
 	var result string
 	var err error
 	for attempt := 1; ; attempt++ {
-		result, err = d.job(ctx, "start", start, scope)
+		result, err = d.job(ctx, "start", start, scope, DefaultJobBound)
 		if err == nil || !strings.Contains(err.Error(), "already") || attempt == 20 {
 			break
 		}

@@ -44,6 +44,13 @@ type Config struct {
 	// no restart) after READY=1 before a rollout moves on: pm2's
 	// min_uptime, Kubernetes' minReadySeconds. 0 moves on at once.
 	MinUptime Duration `toml:"min_uptime"`
+	// CanaryUptime is how long the first instance of a new release a
+	// rollout starts (the spare, or without one the first instance
+	// restarted) must stay up after READY=1 before any other instance is
+	// touched, when longer than MinUptime. A server that says READY=1
+	// before its workers boot (gunicorn's master) is caught there. 0
+	// turns it off.
+	CanaryUptime Duration `toml:"canary_uptime"`
 	// MaxRestarts is how many restarts within a minute an instance gets
 	// before the crash-loop guard keeps it down (pm2's max_restarts).
 	MaxRestarts int `toml:"max_restarts"`
@@ -86,6 +93,7 @@ func Default() Config {
 		ListenTimeout: Duration(30 * time.Second),
 		KillTimeout:   Duration(30 * time.Second),
 		MaxRestarts:   5,
+		CanaryUptime:  Duration(DefaultCanaryUptime),
 		Surge:         SurgeAuto,
 		ProbeTimeout:  Duration(10 * time.Second),
 		Socket:        SocketShared,
@@ -93,6 +101,11 @@ func Default() Config {
 		MemoryDenyWriteExecute: WriteExecuteAuto,
 	}
 }
+
+// DefaultCanaryUptime is canary_uptime's default: what a rollout costs
+// once (not per instance) to catch a release whose processes die within
+// seconds of READY=1 before it touches a running instance.
+const DefaultCanaryUptime = 2 * time.Second
 
 // JITRuntimes are the script names for which memory_deny_write_execute =
 // "auto" allows writable and executable memory: their JIT compilers need
@@ -303,7 +316,7 @@ func (c Config) Check() error {
 var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
 func knownKeys() []string {
-	return []string{"instances", "listen", "script", "args", "cwd", "env", "listen_timeout", "kill_timeout", "max_memory_restart", "min_uptime", "max_restarts", "surge", "probe_path", "probe_timeout", "socket", "user", "read_write_paths", "memory_deny_write_execute"}
+	return []string{"instances", "listen", "script", "args", "cwd", "env", "listen_timeout", "kill_timeout", "max_memory_restart", "min_uptime", "canary_uptime", "max_restarts", "surge", "probe_path", "probe_timeout", "socket", "user", "read_write_paths", "memory_deny_write_execute"}
 }
 
 // keyLine finds the line where a key is set, for errors the TOML decoder

@@ -20,6 +20,7 @@
 //	max_memory_restart = "512M"               # MemoryMax=
 //	max_restarts       = 5                    # within a minute; then the crash-loop guard keeps it down
 //	min_uptime         = "5s"                 # a restarted instance must stay up this long before the rollout moves on
+//	canary_uptime      = "2s"                 # the first instance of a new release (the spare) stays up this long first
 //	surge              = "auto"               # start a spare of the new release first (true, false, "auto")
 //	probe_path         = "/healthz"           # HTTP probe through each instance's own socket; "" for none
 //	probe_timeout      = "10s"                # how long the probe may take to pass

@@ -101,6 +101,9 @@ func InstanceSocketUnit(cfg Config, source string) string {
 [Unit]
 Description=app cluster instance %i's socket (SO_REUSEPORT)
 Documentation=file:/usr/share/doc/app/README.md
+# Stopping the cluster's sockets (systemctl stop app.socket, apt remove)
+# stops this one too: nothing listens afterwards.
+PartOf=` + Socket + `
 
 [Socket]
 ReusePort=yes
@@ -182,12 +185,15 @@ func serviceDropIn(cfg Config, source, envFile string) string {
 	}
 	// Each instance's own socket for health probes, in a directory of its
 	// own that systemd creates for the instance's user and keeps across
-	// restarts. Of /run/app, the instance sees that directory only (an
-	// empty tmpfs, in which systemd mounts its runtime directory): the
-	// rollout lock and the crash-loop guard's records are not its to touch.
+	// restarts (with DynamicUser=, in /run/private, where the instance
+	// sees its own directory only). The rollout lock and the crash-loop
+	// guard's records are not the instance's to see: root's alone (0700),
+	// and inaccessible in its mount namespace. Not TemporaryFileSystem=
+	// over /run/app: systemd applies that to the "+" commands (the guard)
+	// too, which keep their records there.
 	fmt.Fprintf(&b, "Environment=APP_PROBE_SOCKET=%s/%%i/%s\n", escapePercent(ProbeDir), ProbeSocketName)
 	fmt.Fprintf(&b, "RuntimeDirectory=%s/%%i\nRuntimeDirectoryMode=0700\nRuntimeDirectoryPreserve=yes\n", strings.TrimPrefix(ProbeDir, "/run/"))
-	fmt.Fprintf(&b, "TemporaryFileSystem=%s:ro\n", escapePercent(RuntimeDir))
+	fmt.Fprintf(&b, "InaccessiblePaths=-%s\n", escapePercent(PrivateDir))
 	// The reference worker drains within this, before systemd's SIGKILL.
 	fmt.Fprintf(&b, "Environment=APP_DRAIN_TIMEOUT=%s\n", drainTimeout(cfg.KillTimeout.Std()))
 	fmt.Fprintf(&b, "TimeoutStartSec=%s\n", seconds(cfg.ListenTimeout.Std()))

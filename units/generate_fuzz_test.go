@@ -11,11 +11,11 @@ import (
 // directives are every setting the generator may write, by section. A line
 // of its output that is not one of them was written by a value.
 var directives = map[string][]string{
-	"Unit":   {"Description", "Documentation", "Requires", "After", "BindsTo"},
+	"Unit":   {"Description", "Documentation", "Requires", "After", "BindsTo", "PartOf"},
 	"Socket": {"ListenStream", "ReusePort", "Backlog", "TriggerLimitIntervalSec", "TriggerLimitBurst"},
 	"Service": {"Sockets", "ExecStart", "ExecCondition", "WorkingDirectory", "DynamicUser", "User", "Group", "ProtectHome",
 		"RemoveIPC", "ReadWritePaths", "MemoryDenyWriteExecute", "EnvironmentFile", "Environment", "RuntimeDirectory",
-		"RuntimeDirectoryMode", "RuntimeDirectoryPreserve", "TemporaryFileSystem", "TimeoutStartSec",
+		"RuntimeDirectoryMode", "RuntimeDirectoryPreserve", "InaccessiblePaths", "TimeoutStartSec",
 		"TimeoutStopSec", "MemoryMax", "Restart"},
 }
 

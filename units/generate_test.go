@@ -48,7 +48,7 @@ NODE_ENV = "production"
 		"MemoryMax=1G\n",
 		"Environment=APP_PROBE_SOCKET=/run/app/probe/%i/http.sock\n",
 		"RuntimeDirectory=app/probe/%i\nRuntimeDirectoryMode=0700\nRuntimeDirectoryPreserve=yes\n",
-		"TemporaryFileSystem=/run/app:ro\n",
+		"InaccessiblePaths=-/run/app/private\n",
 	} {
 		assert.Contains(t, string(svc), want)
 	}

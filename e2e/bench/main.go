@@ -39,6 +39,8 @@ type options struct {
 	quick     bool
 	// socketsOnly runs the socket comparison alone and prints it.
 	socketsOnly bool
+	// canaryOnly runs the canary hold's cost alone and prints it.
+	canaryOnly bool
 }
 
 func main() {
@@ -52,6 +54,7 @@ func main() {
 	flag.IntVar(&o.workers, "workers", 16, "concurrent clients of the closed-loop throughput runs")
 	flag.BoolVar(&o.quick, "quick", false, "one short repetition, to try the harness; not for publishing")
 	flag.BoolVar(&o.socketsOnly, "sockets-only", false, "run only the socket comparison and print its tables; writes nothing")
+	flag.BoolVar(&o.canaryOnly, "canary-only", false, "run only the canary hold's cost and print its table; writes nothing")
 	flag.Parse()
 	if o.quick {
 		o.reps = 1
@@ -128,7 +131,7 @@ func run(ctx context.Context, o options, w io.Writer) error {
 		return err
 	}
 	pm2Bin := ""
-	if !o.socketsOnly {
+	if !o.socketsOnly && !o.canaryOnly {
 		if pm2Bin, err = e2e.InstallPM2(ctx, o.cache); err != nil {
 			return err
 		}
@@ -180,6 +183,14 @@ func run(ctx context.Context, o options, w io.Writer) error {
 	names := make([]string, o.instances)
 	for i := range names {
 		names[i] = fmt.Sprint(i)
+	}
+	if o.canaryOnly {
+		cs, err := measureCanary(ctx, o, m, ours, w)
+		if err != nil {
+			return err
+		}
+		fmt.Fprint(w, renderCanary(cs))
+		return nil
 	}
 	if o.socketsOnly {
 		sr, err := measureSockets(ctx, o, veg, m, "http://"+ours+"/", configGo, reload, names, nil, w)
@@ -327,7 +338,9 @@ func run(ctx context.Context, o options, w io.Writer) error {
 		for k := range counts {
 			n := counts[(k+rep-1)%len(counts)]
 			for _, surge := range []bool{true, false} {
-				r, err := measureOverhead(ctx, m, fmt.Sprintf("listen = [%q]\ninstances = %d\nsurge = %v\n", ours, n, surge), n, rep)
+				// The orchestration alone: no canary hold (its cost is
+				// measured below).
+				r, err := measureOverhead(ctx, m, fmt.Sprintf("listen = [%q]\ninstances = %d\nsurge = %v\ncanary_uptime = \"0s\"\n", ours, n, surge), n, rep)
 				if err != nil {
 					return fmt.Errorf("overhead, %d instances: %w", n, err)
 				}
@@ -337,6 +350,11 @@ func run(ctx context.Context, o options, w io.Writer) error {
 				ovs = append(ovs, r)
 			}
 		}
+	}
+
+	canary, err := measureCanary(ctx, o, m, ours, w)
+	if err != nil {
+		return err
 	}
 
 	versions, _ := sh("sh", "-c", "echo kernel $(uname -r); systemctl --version | head -1; echo node $(node --version)")
@@ -365,7 +383,7 @@ func run(ctx context.Context, o options, w io.Writer) error {
 		}
 		plots[mode] = png
 	}
-	doc := render(o, recs, acts, ovs, spreads, names, plots, machineInfo(versions), time.Since(start)) + renderSockets(sr, names)
+	doc := render(o, recs, acts, ovs, spreads, names, plots, machineInfo(versions), time.Since(start)) + renderCanary(canary) + renderSockets(sr, names)
 	path := filepath.Join(o.out, "BENCHMARKS.md")
 	if o.quick {
 		path = filepath.Join(o.out, "BENCHMARKS.quick.md")
