@@ -10,12 +10,12 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"regexp"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"example.com/app/activation/statusline"
 )
 
 // Defaults for the zero values of [Server]'s durations.
@@ -81,28 +81,6 @@ type Server struct {
 // Requests is how many requests the server has taken so far.
 func (s *Server) Requests() int64 { return s.requests.Load() }
 
-// RequestsStatus is the STATUS= text StatusEvery sends: the status, then
-// the count. [ParseRequests] reads it back.
-func RequestsStatus(status string, n int64) string {
-	if status == "" {
-		return fmt.Sprintf("%d requests", n)
-	}
-	return fmt.Sprintf("%s, %d requests", status, n)
-}
-
-var requestsRE = regexp.MustCompile(`(?:^|, )([0-9]+) requests$`)
-
-// ParseRequests reads the request count out of a STATUS= text written by
-// [RequestsStatus]; ok is false when there is none.
-func ParseRequests(status string) (n int64, ok bool) {
-	m := requestsRE.FindStringSubmatch(status)
-	if m == nil {
-		return 0, false
-	}
-	n, err := strconv.ParseInt(m[1], 10, 64)
-	return n, err == nil
-}
-
 // reportRequests sends the request count every StatusEvery until ctx ends
 // or the server drains.
 func (s *Server) reportRequests(ctx context.Context, log *slog.Logger) {
@@ -125,7 +103,7 @@ func (s *Server) reportRequests(ctx context.Context, log *slog.Logger) {
 		}
 		// A datagram the manager could not take now is no reason to stop:
 		// the next tick sends the newer count. Said once per failing run.
-		if err := Status(RequestsStatus(s.Status, n)); err != nil {
+		if err := Status(statusline.WithRequests(s.Status, n)); err != nil {
 			if !failing {
 				log.Warn("could not send the request count", "err", err)
 			}

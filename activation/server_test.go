@@ -16,12 +16,13 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"example.com/app/activation"
-	"example.com/app/e2e"
+	"example.com/app/activation/statusline"
+	"example.com/app/e2e/rawhttp"
 )
 
-func dialRaw(t *testing.T, addr string) *e2e.Conn {
+func dialRaw(t *testing.T, addr string) *rawhttp.Conn {
 	t.Helper()
-	c, err := e2e.Dial(addr)
+	c, err := rawhttp.Dial(addr)
 	require.NoError(t, err)
 	t.Cleanup(func() { c.Close() })
 	return c
@@ -285,7 +286,7 @@ func TestConnectionCapsAreSpread(t *testing.T) {
 	const age = 2 * time.Second
 	addr, _ := startServer(t, &activation.Server{HTTP: &http.Server{Handler: okHandler()}, MaxConnAge: age})
 	const n = 30
-	conns := make([]*e2e.Conn, n)
+	conns := make([]*rawhttp.Conn, n)
 	opened := time.Now()
 	for i := range conns {
 		conns[i] = dialRaw(t, addr)
@@ -337,7 +338,7 @@ func TestServeReportsRequests(t *testing.T) {
 		require.NoError(t, err)
 		assert.Regexp(t, `^STATUS=serving v1, [123] requests$`, msg)
 		var ok bool
-		n, ok = activation.ParseRequests(strings.TrimPrefix(msg, "STATUS="))
+		n, ok = statusline.Requests(strings.TrimPrefix(msg, "STATUS="))
 		require.True(t, ok, msg)
 	}
 	assert.EqualValues(t, 3, s.Requests())
@@ -350,9 +351,9 @@ func TestServeReportsRequests(t *testing.T) {
 	_, err = read(100 * time.Millisecond)
 	assert.Error(t, err, "no count after the drain began")
 
-	_, ok := activation.ParseRequests("serving v1")
+	_, ok := statusline.Requests("serving v1")
 	assert.False(t, ok)
-	n, ok = activation.ParseRequests(activation.RequestsStatus("", 12))
+	n, ok = statusline.Requests(statusline.WithRequests("", 12))
 	assert.True(t, ok)
 	assert.EqualValues(t, 12, n)
 }

@@ -12,6 +12,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"example.com/app/e2e/rawhttp"
 )
 
 // Each client has at most one request in flight, so a fault can fail at
@@ -106,7 +108,7 @@ func TestSlowRequestLongerThanStopTimeout(t *testing.T) {
 	results := make(chan error, slow)
 	for i := 0; i < slow; i++ {
 		go func() {
-			conn, err := Dial(c.addr)
+			conn, err := rawhttp.Dial(c.addr)
 			if err != nil {
 				results <- err
 				return

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"example.com/app/e2e/rawhttp"
 )
 
 // LoadOptions bounds a load in count and time; both are required.
@@ -112,7 +114,7 @@ func (l *Load) record(s Sample) {
 
 func (l *Load) keepAlive(deadline time.Time) {
 	defer l.wg.Done()
-	var c *Conn
+	var c *rawhttp.Conn
 	defer func() {
 		if c != nil {
 			c.Close()
@@ -135,7 +137,7 @@ func (l *Load) keepAlive(deadline time.Time) {
 		s := Sample{At: start}
 		if c == nil {
 			var err error
-			if c, err = DialIn(l.opts.NetNS, l.opts.Addr); err != nil {
+			if c, err = l.dial(); err != nil {
 				s.Err, s.Latency = err.Error(), time.Since(start)
 				l.record(s)
 				c = nil
@@ -194,6 +196,19 @@ func (l *Load) Instances() map[string]bool {
 		}
 	}
 	return seen
+}
+
+// dial opens a keep-alive client connection to the target, from the
+// namespace the load runs in.
+func (l *Load) dial() (*rawhttp.Conn, error) {
+	if l.opts.NetNS == nil {
+		return rawhttp.Dial(l.opts.Addr)
+	}
+	c, err := l.opts.NetNS.Dial("tcp", l.opts.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("dial: %w", err)
+	}
+	return rawhttp.New(c), nil
 }
 
 // Stop ends the load and returns what it saw. Stopping it again returns

@@ -10,7 +10,7 @@ import (
 	"time"
 	"unsafe"
 
-	"example.com/app/activation"
+	"example.com/app/activation/statusline"
 )
 
 // TopOptions configure `app-reloader top`.
@@ -122,7 +122,7 @@ func renderTop(w io.Writer, st Status, prev map[string]sample, now time.Time, in
 	t.add(plain("INSTANCE", "STATE", "PID", "UPTIME", "RESTARTS", "CPU%", "MEMORY", "REQ/S", "STATUS")...)
 	for _, u := range st.Instances {
 		s := sample{at: now, pid: u.MainPID, cpu: u.CPU}
-		s.requests, s.counted = activation.ParseRequests(u.StatusText)
+		s.requests, s.counted = statusline.Requests(u.StatusText)
 		if u.ActiveState == "active" {
 			serving++
 		}

@@ -29,14 +29,18 @@ func Generate(cfg Config, source, dir string) error {
 	return generate(cfg, source, dir, dir)
 }
 
-// generate is [Generate] into dir, of files systemd will read from final.
-func generate(cfg Config, source, dir, final string) error {
+// file is one file the generator writes.
+type file struct {
+	content string
+	mode    os.FileMode
+}
+
+// generatedFiles are the files [Generate] writes for cfg, by their path
+// in the output directory (final, where systemd reads them); the wants
+// links aside.
+func generatedFiles(cfg Config, source, final string) (map[string]file, error) {
 	if err := cfg.Check(); err != nil {
-		return fmt.Errorf("generate: %w", err)
-	}
-	type file struct {
-		content string
-		mode    os.FileMode
+		return nil, fmt.Errorf("generate: %w", err)
 	}
 	files := map[string]file{
 		filepath.Join(Socket+".d", DropIn):     {SocketDropIn(cfg, source), 0o644},
@@ -51,6 +55,15 @@ func generate(cfg Config, source, dir, final string) error {
 	}
 	if cfg.Socket == SocketReusePort {
 		files[InstanceSocket] = file{InstanceSocketUnit(cfg, source), 0o644}
+	}
+	return files, nil
+}
+
+// generate is [Generate] into dir, of files systemd will read from final.
+func generate(cfg Config, source, dir, final string) error {
+	files, err := generatedFiles(cfg, source, final)
+	if err != nil {
+		return err
 	}
 	for name, f := range files {
 		p := filepath.Join(dir, name)

@@ -20,7 +20,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"example.com/app/activation"
-	"example.com/app/e2e"
+	"example.com/app/e2e/rawhttp"
 )
 
 // appBinary is cmd/app, built once for this package's tests.
@@ -145,9 +145,9 @@ func TestDrainLosesNothing(t *testing.T) {
 
 	// Connections established while a is the only worker are a's.
 	const keepAlive, slow = 4, 5
-	var onA []*e2e.Conn
+	var onA []*rawhttp.Conn
 	for i := 0; i < keepAlive+slow+1; i++ {
-		rc, err := e2e.Dial(addr)
+		rc, err := rawhttp.Dial(addr)
 		require.NoError(t, err)
 		defer rc.Close()
 		resp, err := rc.Get("/healthz")
@@ -163,7 +163,7 @@ func TestDrainLosesNothing(t *testing.T) {
 	// Slow requests in flight on a.
 	slowDone := make(chan *http.Response, slow)
 	for _, rc := range slowConns {
-		go func(rc *e2e.Conn) {
+		go func(rc *rawhttp.Conn) {
 			resp, err := rc.Get("/slow?ms=2000")
 			assert.NoError(t, err, "slow request in flight during the drain")
 			slowDone <- resp
@@ -177,7 +177,7 @@ func TestDrainLosesNothing(t *testing.T) {
 	var toldToClose atomic.Int64
 	for _, rc := range kaConns {
 		wg.Add(1)
-		go func(rc *e2e.Conn) {
+		go func(rc *rawhttp.Conn) {
 			defer wg.Done()
 			for n := 0; n < 200000 && time.Now().Before(deadline); n++ {
 				select {
@@ -196,7 +196,7 @@ func TestDrainLosesNothing(t *testing.T) {
 						toldToClose.Add(1)
 					}
 					rc.Close()
-					if rc, err = e2e.Dial(addr); err != nil {
+					if rc, err = rawhttp.Dial(addr); err != nil {
 						keep.add("", err)
 						return
 					}
@@ -289,7 +289,7 @@ func TestStartupDelayAndStatus(t *testing.T) {
 	p.expect(t, "READY=1\nSTATUS=serving version drain-test")
 	assert.GreaterOrEqual(t, time.Since(start), 300*time.Millisecond, "READY=1 only after the warm-up")
 
-	rc, err := e2e.Dial(l.Addr().String())
+	rc, err := rawhttp.Dial(l.Addr().String())
 	require.NoError(t, err)
 	defer rc.Close()
 	resp, err := rc.Get("/")

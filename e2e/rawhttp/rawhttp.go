@@ -1,4 +1,9 @@
-package e2e
+// Package rawhttp is a test client for drain and rollout tests: one
+// HTTP/1.1 keep-alive connection that, unlike net/http's client, never
+// retries a request on a fresh connection, so a request lost to a closing
+// connection shows as an error. It is small on purpose: the unit tests of
+// activation and worker use it without the e2e test bed.
+package rawhttp
 
 import (
 	"bufio"
@@ -18,22 +23,17 @@ type Conn struct {
 }
 
 // Dial opens a connection to addr.
-func Dial(addr string) (*Conn, error) { return DialIn(nil, addr) }
-
-// DialIn is Dial from inside a network namespace (nil: this machine's).
-func DialIn(ns *NetNS, addr string) (*Conn, error) {
-	var c net.Conn
-	var err error
-	if ns != nil {
-		c, err = ns.Dial("tcp", addr)
-	} else {
-		c, err = net.DialTimeout("tcp", addr, 10*time.Second)
-	}
+func Dial(addr string) (*Conn, error) {
+	c, err := net.DialTimeout("tcp", addr, 10*time.Second)
 	if err != nil {
 		return nil, fmt.Errorf("dial: %w", err)
 	}
-	return &Conn{c: c, br: bufio.NewReader(c)}, nil
+	return New(c), nil
 }
+
+// New is a Conn over c, an open connection (from a network namespace of
+// a test's, say).
+func New(c net.Conn) *Conn { return &Conn{c: c, br: bufio.NewReader(c)} }
 
 // Get sends one GET on the connection and reads the whole response.
 func (c *Conn) Get(path string) (*http.Response, error) {
