@@ -1,3 +1,5 @@
+//go:build linux
+
 package e2e
 
 import (
@@ -8,12 +10,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
 
+	"example.com/app/reloader/journal"
 	"example.com/app/units"
 	"example.com/app/worker"
 )
@@ -207,30 +209,31 @@ type UnitEvent struct {
 	Unit string
 }
 
-var eventRE = regexp.MustCompile(`^(Stopping|Stopped|Starting|Started) (app@(?:[0-9]+|spare)\.service)\b`)
+// lifecycleVerbs are systemd's messages about a unit's life that the
+// tests follow, by their MESSAGE_ID.
+var lifecycleVerbs = map[string]string{
+	journal.UnitStarting: "Starting",
+	journal.UnitStarted:  "Started",
+	journal.UnitStopping: "Stopping",
+	journal.UnitStopped:  "Stopped",
+}
 
-// Events reads systemd's own log lines about instances since a time.
+// Events reads systemd's own record of the instances' starts and stops
+// since a time: the manager's (PID 1's) entries with those MESSAGE_IDs,
+// for units of the cluster's instances (the spare included).
 func (m *Machine) Events(ctx context.Context, since time.Time) ([]UnitEvent, error) {
-	out, err := m.Run(ctx, "journalctl", "--no-pager", "-o", "json", "_PID=1",
-		"--since", "@"+strconv.FormatFloat(float64(since.UnixMicro())/1e6, 'f', 6, 64))
+	var evs []UnitEvent
+	sel := journal.Options{Lines: -1, Since: "@" + strconv.FormatFloat(float64(since.UnixMicro())/1e6, 'f', 6, 64), Matches: []string{"_PID=1"}}
+	err := m.JournalReader().Read(ctx, sel, func(e journal.Entry) error {
+		verb, ok := lifecycleVerbs[e.MessageID]
+		_, instance := units.App.InstanceNumber(e.Unit)
+		if ok && (instance || e.Unit == units.App.Spare()) {
+			evs = append(evs, UnitEvent{At: e.Time, Verb: verb, Unit: e.Unit})
+		}
+		return nil
+	})
 	if err != nil {
 		return nil, err
-	}
-	var evs []UnitEvent
-	for _, line := range strings.Split(out, "\n") {
-		var e struct {
-			Message string `json:"MESSAGE"`
-			At      string `json:"__REALTIME_TIMESTAMP"`
-		}
-		if line == "" || json.Unmarshal([]byte(line), &e) != nil {
-			continue
-		}
-		mm := eventRE.FindStringSubmatch(e.Message)
-		if mm == nil {
-			continue
-		}
-		us, _ := strconv.ParseInt(e.At, 10, 64)
-		evs = append(evs, UnitEvent{At: time.UnixMicro(us), Verb: mm[1], Unit: mm[2]})
 	}
 	sort.SliceStable(evs, func(i, j int) bool { return evs[i].At.Before(evs[j].At) })
 	return evs, nil

@@ -13,10 +13,9 @@ import (
 	"testing"
 	"time"
 
+	"example.com/app/reloader/fleet"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"example.com/app/reloader"
 )
 
 // aptDownload fetches from Debian the packages this machine lacks to
@@ -135,13 +134,13 @@ func TestFleet(t *testing.T) {
 		return l
 	}
 	versions := func(t *testing.T) map[string]int { return versionsAt(t, "127.0.0.1:80", lan) }
-	deploy := func(t *testing.T, deb string) ([]reloader.HostResult, string, error) {
+	deploy := func(t *testing.T, deb string) ([]fleet.HostResult, string, error) {
 		cmd := lan.Command(filepath.Join(bins["1"], "app-reloader"), "deploy", "-ssh", "ssh -F "+ssh.config, "-json", "-host", strings.Join(names, ","), deb)
 		var stdout, stderr strings.Builder
 		cmd.Stdout, cmd.Stderr = &stdout, &stderr
 		err := cmd.Run()
 		t.Logf("app-reloader deploy -host %s %s:\n%s", strings.Join(names, ","), filepath.Base(deb), stderr.String())
-		var res []reloader.HostResult
+		var res []fleet.HostResult
 		require.NoError(t, json.Unmarshal([]byte(stdout.String()), &res), stdout.String())
 		return res, stderr.String(), err
 	}

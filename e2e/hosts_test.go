@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"example.com/app/reloader"
+	"example.com/app/reloader/fleet"
 )
 
 // sshClient is a key pair generated for a test and the ssh config that
@@ -91,11 +92,11 @@ func TestRemoteHosts(t *testing.T) {
 		}
 	})
 
-	roll := func(t *testing.T, version string) ([]reloader.HostResult, string, error) {
+	roll := func(t *testing.T, version string) ([]fleet.HostResult, string, error) {
 		t.Helper()
 		out, errs, err := ssh.reloader(t, "reload", "-json", "-host", all)
 		t.Logf("app-reloader reload -host %s (release %s):\n%s", all, version, errs)
-		var res []reloader.HostResult
+		var res []fleet.HostResult
 		require.NoError(t, json.Unmarshal([]byte(out), &res), out)
 		return res, errs, err
 	}
@@ -195,6 +196,6 @@ func TestSilentHostTimesOut(t *testing.T) {
 		assert.Contains(t, stdout+stderr, "silent")
 		assert.Contains(t, stdout+stderr, "timed out")
 		// ConnectTimeout is 10 s (twice: two D-Bus connections at most).
-		assert.Less(t, took, 2*reloader.SSHConnectTimeout+15*time.Second, "bounded by ssh's connect timeout")
+		assert.Less(t, took, 2*fleet.SSHConnectTimeout+15*time.Second, "bounded by ssh's connect timeout")
 	}
 }

@@ -17,6 +17,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"example.com/app/reloader"
+	"example.com/app/reloader/cli"
+	"example.com/app/reloader/journal"
 	"example.com/app/units"
 )
 
@@ -33,7 +35,7 @@ func TestKeyboard(t *testing.T) {
 			out := c.run(t, append(cmd, "--help")...)
 			assert.True(t, strings.HasPrefix(out, "usage: "+filepath.Base(cmd[0])), "%s --help: %s", cmd[0], out)
 		}
-		for _, name := range reloader.Commands() {
+		for _, name := range cli.Commands() {
 			out := c.run(t, "app-reloader", name, "--help")
 			assert.True(t, strings.HasPrefix(out, "usage: app-reloader "+name), "app-reloader %s --help: %s", name, out)
 		}
@@ -96,7 +98,7 @@ func TestKeyboard(t *testing.T) {
 		assert.NotContains(t, one, " app@0  | ")
 		assert.Contains(t, one, " app@1  | ")
 		for _, l := range Lines(c.run(t, "app-reloader", "logs", "--json", "-n", "20")) {
-			var e reloader.JournalLine
+			var e journal.Entry
 			require.NoError(t, json.Unmarshal([]byte(l), &e), l)
 			assert.Regexp(t, `^app@[01]\.service$`, e.Unit)
 		}

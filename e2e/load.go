@@ -1,3 +1,5 @@
+//go:build linux
+
 package e2e
 
 import (
@@ -295,8 +297,7 @@ func (r Result) Quantile(q float64) time.Duration {
 		return 0
 	}
 	sort.Slice(ls, func(i, j int) bool { return ls[i] < ls[j] })
-	i := int(q*float64(len(ls))+0.5) - 1
-	return ls[min(max(i, 0), len(ls)-1)]
+	return quantile(ls, q)
 }
 
 // Rate is served requests per second over the window.

@@ -1,3 +1,5 @@
+//go:build linux
+
 package e2e
 
 import (
@@ -13,6 +15,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"example.com/app/reloader/journal"
 )
 
 // hostEnablements are the host's own enabled units (PostgreSQL, timers,
@@ -225,11 +229,21 @@ func (m *Machine) Stream(ctx context.Context, w io.Writer, args ...string) error
 	return nil
 }
 
-// command prepares a command inside the container writing to w.
+// JournalReader reads the container's journal.
+func (m *Machine) JournalReader() journal.Reader {
+	return journal.Reader{Command: func(ctx context.Context, args ...string) *exec.Cmd {
+		return m.command(ctx, nil, append([]string{"journalctl"}, args...)...)
+	}}
+}
+
+// command prepares a command inside the container writing to w (nil: its
+// output is the caller's to take).
 func (m *Machine) command(ctx context.Context, w io.Writer, args ...string) *exec.Cmd {
 	cmd := exec.CommandContext(ctx, "nsenter", append([]string{"-t", strconv.Itoa(m.leader), "-a", "--"}, args...)...)
 	cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LANG=C.UTF-8", "SYSTEMD_COLORS=0", "SYSTEMD_PAGER="}
-	cmd.Stdout, cmd.Stderr = w, w
+	if w != nil {
+		cmd.Stdout, cmd.Stderr = w, w
+	}
 	return cmd
 }
 

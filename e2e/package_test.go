@@ -264,7 +264,7 @@ func TestPackageLifecycle(t *testing.T) {
 
 	step(t, `socket = "reuseport": remove leaves nothing listening, a reinstall serves again`, func(t *testing.T) {
 		c.run(t, "sh", "-c", `sed -i '/^socket *=/d' /etc/app/app.toml && echo 'socket = "reuseport"' >> /etc/app/app.toml`)
-		c.run(t, "sh", "-c", reloader.ApplyListenChange("app"))
+		c.run(t, "sh", "-c", reloader.ApplyListenChange(units.App))
 		require.NoError(t, c.WaitActive(ctx, 30*time.Second, append([]string{"app@0.socket"}, c.instances(n)...)...))
 		assert.Equal(t, []string{"2.0.0"}, keys(versions()))
 		c.run(t, "dpkg", "-r", "app")
@@ -282,7 +282,7 @@ func TestPackageLifecycle(t *testing.T) {
 		require.NoError(t, c.WaitActive(ctx, 30*time.Second, append([]string{units.Socket, units.Target}, c.instances(n)...)...))
 		assert.Equal(t, []string{"2.0.0"}, keys(versions()))
 		c.run(t, "sh", "-c", `sed -i '/^socket *=/d' /etc/app/app.toml`)
-		c.run(t, "sh", "-c", reloader.ApplyListenChange("app"))
+		c.run(t, "sh", "-c", reloader.ApplyListenChange(units.App))
 		require.NoError(t, c.WaitActive(ctx, 30*time.Second, append([]string{units.Socket}, c.instances(n)...)...))
 	})
 

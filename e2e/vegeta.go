@@ -1,3 +1,5 @@
+//go:build linux
+
 package e2e
 
 import (
@@ -216,6 +218,9 @@ func Summarize(rs []Hit, from, to time.Time) Stats {
 	return st
 }
 
+// quantile is the nearest-rank quantile of sorted latencies: the smallest
+// value at least a fraction q of them do not exceed. Both load clients
+// (Load, vegeta's Summarize) use it, so that they agree on a p99.
 func quantile(sorted []time.Duration, q float64) time.Duration {
 	if len(sorted) == 0 {
 		return 0

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -41,4 +42,32 @@ func TestAttackRefusesOtherHosts(t *testing.T) {
 	assert.ErrorContains(t, err, "load goes to loopback only")
 	_, err = v.Attack(t.Context(), AttackOptions{URL: "http://127.0.0.1:1/", Rate: 1, Duration: time.Hour})
 	assert.ErrorContains(t, err, "want a bound")
+}
+
+// The two load clients agree on a quantile of the same latencies: one
+// rule (nearest rank) for both.
+func TestQuantileAgrees(t *testing.T) {
+	for _, n := range []int{1, 7, 150, 1001} {
+		var hits []Hit
+		var res Result
+		for i := n; i >= 1; i-- {
+			l := time.Duration(i*37%n+1) * time.Microsecond
+			hits = append(hits, Hit{Latency: l, Code: 200})
+			res.Samples = append(res.Samples, Sample{Latency: l})
+		}
+		st := Summarize(hits, time.Time{}, time.Time{})
+		assert.Equal(t, st.P50, res.Quantile(0.50), "p50 of %d", n)
+		assert.Equal(t, st.P99, res.Quantile(0.99), "p99 of %d", n)
+		assert.Equal(t, st.P999, res.Quantile(0.999), "p99.9 of %d", n)
+		var sorted []time.Duration
+		for _, h := range hits {
+			sorted = append(sorted, h.Latency)
+		}
+		slices.Sort(sorted)
+		for _, q := range []float64{0.1, 0.3, 0.9} {
+			assert.Equal(t, quantile(sorted, q), res.Quantile(q), "q %v of %d", q, n)
+		}
+	}
+	// Nearest rank: of 7, the 0.9 quantile is the 7th (6.3 rounds up).
+	assert.Equal(t, 7*time.Microsecond, quantile([]time.Duration{1, 2, 3, 4, 5, 6, 7}, 0.9)*1000)
 }

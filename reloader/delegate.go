@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"time"
 
-	sd "github.com/coreos/go-systemd/v22/dbus"
 	"github.com/godbus/dbus/v5"
 
 	"example.com/app/units"
@@ -35,11 +34,6 @@ type Reloading interface {
 	// Reload enqueues a reload job for unit and waits for its result:
 	// "done", "failed", "canceled", "timeout", …
 	Reload(ctx context.Context, unit string) (string, error)
-}
-
-// Reload implements [Reloading].
-func (d *DBus) Reload(ctx context.Context, unit string) (string, error) {
-	return d.job(ctx, "reload", (*sd.Conn).ReloadUnitContext, unit, d.bound(ctx, "reload", unit))
 }
 
 // Delegate rolls the cluster for a caller who is not root: it has systemd

@@ -1,31 +1,31 @@
-// Package reloader rolls a new release over the cluster's instances and
-// reports their state, talking to systemd over D-Bus.
+// Package reloader is the rollout engine: it rolls a new release over a
+// cluster's instances one at a time and reports their state. It talks to
+// systemd only through [Systemd], a narrow interface (package sdbus has the
+// real one, over D-Bus), so its logic has fast unit tests; the e2e tests
+// run it against a real systemd.
 //
-// A rolling reload ([Reloader.Reload]) applies the configuration
-// (daemon-reload, which reruns app-generator), starts instances that should
-// run and do not, restarts the running ones one at a time, and stops those
-// beyond the configured count. It moves on from an instance only when its
-// restart job finished (for Type=notify units, after the new process sent
-// READY=1) and the unit is active with a new main PID. The first failure
-// halts the rollout: the instances not yet restarted keep their old
-// process, and the error names the instance, the reason and the last
-// journal lines. Only one rollout runs at a time ([Lock]).
+// A rollout ([Reloader.Reload]) runs one way: prepare (apply the
+// configuration: a daemon-reload, unless nothing changed) → the spare
+// (surge: one extra instance of the new release, held canary_uptime) → each
+// instance in turn (restart, wait for READY=1, hold, probe) → stop the
+// instances beyond the count → check every instance it started is still
+// the process it was ready with → stop the spare. The first failure halts
+// it: the instances not yet restarted keep their old process, and the
+// report names the instance, the reason and its last journal lines.
 //
-// With surge ([Reloader.Surge]) the rollout first starts a spare instance
-// of the new release (app@spare) and restarts the others only once it is
-// ready, so the configured capacity holds throughout and a release that
-// cannot become ready is caught before any instance is touched. The spare
-// is bound (BindsTo=) to a transient scope holding a process that dies with
-// the reloader ([Systemd.Tether]): systemd stops the spare if the reloader
-// is killed, and refuses to start it outside a rollout. Readiness can also
-// require an HTTP answer through the instance's own probe socket ([Probe]).
+// The rest of the package is what a rollout needs around it: the rollout
+// lock ([Lock]), the crash-loop guard's records ([Guard]), the health
+// probe through an instance's own socket ([Probe]), the state of the unit
+// files ([FileState]), the report kept between rollouts ([SaveReport]) and
+// what status reads back ([Status]), and the rollout of someone who is not
+// root, through systemd and the package's polkit rule ([Delegate]).
 //
-// A rollout runs as root. Someone else, a member of [DeployGroup], gets one
-// through [Delegate]: systemd reloads [ReloadUnit], whose ExecReload= runs
-// the rollout as root, because the package's polkit rule allows exactly
-// that; the caller waits for the job and reads the rollout's report.
+// Around the engine, each in a package of its own:
 //
-// The engine depends on [Systemd], a narrow interface over the D-Bus
-// connection ([DBus] is the real one), so its logic has fast unit tests;
-// the e2e tests run it against a real systemd.
+//	reloader/cli      app-reloader's command line, one file per command
+//	reloader/view     what a person sees: progress, reports, status, top, logs
+//	reloader/sdbus    Systemd over D-Bus: jobs bounded, a dropped bus noticed
+//	reloader/journal  every read of the journal, by field
+//	reloader/fleet    other machines over ssh, one or a few at a time
+//	reloader/proc     what /proc says of processes and memory
 package reloader

@@ -7,6 +7,8 @@ import (
 	"net"
 	"slices"
 	"strings"
+
+	"example.com/app/units"
 )
 
 // ErrListenChanged is returned by a rollout refused because the
@@ -51,17 +53,17 @@ func sameAddresses(a, b []string) bool {
 // to other addresses, or switches between one shared socket and one socket
 // per instance: neither can be applied one instance at a time.
 func (r *Reloader) checkListen(ctx context.Context) error {
-	if r.Listen == nil {
+	if r.o.Listen == nil {
 		return nil
 	}
 	var moved []string
-	sock, err := r.Systemd.Unit(ctx, r.prefix()+".socket")
+	sock, err := r.o.Systemd.Unit(ctx, r.o.Cluster.Socket())
 	if err != nil {
 		return err
 	}
-	if sock.ActiveState == "active" && !sameAddresses(sock.Listen, r.Listen) {
+	if sock.ActiveState == "active" && !sameAddresses(sock.Listen, r.o.Listen) {
 		moved = append(moved, fmt.Sprintf("%s listens on %s and the configuration says %s",
-			sock.Name, strings.Join(sock.Listen, ", "), strings.Join(r.Listen, ", ")))
+			sock.Name, strings.Join(sock.Listen, ", "), strings.Join(r.o.Listen, ", ")))
 	}
 	own, err := r.instanceSockets(ctx)
 	if err != nil {
@@ -71,12 +73,12 @@ func (r *Reloader) checkListen(ctx context.Context) error {
 		name := u.Name
 		switch {
 		case u.ActiveState != "active":
-		case r.InstanceListen == nil:
+		case r.o.InstanceListen == nil:
 			moved = append(moved, fmt.Sprintf("%s listens on %s (socket = \"reuseport\") and the configuration says socket = \"shared\"",
 				name, strings.Join(u.Listen, ", ")))
-		case !sameAddresses(u.Listen, r.InstanceListen):
+		case !sameAddresses(u.Listen, r.o.InstanceListen):
 			moved = append(moved, fmt.Sprintf("%s listens on %s and the configuration says %s",
-				name, strings.Join(u.Listen, ", "), strings.Join(r.InstanceListen, ", ")))
+				name, strings.Join(u.Listen, ", "), strings.Join(r.o.InstanceListen, ", ")))
 		}
 	}
 	if len(moved) == 0 {
@@ -84,28 +86,27 @@ func (r *Reloader) checkListen(ctx context.Context) error {
 	}
 	return fmt.Errorf("%w: %s; a socket takes new addresses only when it restarts, which stops the instances using it: "+
 		"set listen and socket back, or apply them with `%s` (the cluster is down meanwhile). Nothing was changed",
-		ErrListenChanged, strings.Join(moved, "; "), ApplyListenChange(r.prefix()))
+		ErrListenChanged, strings.Join(moved, "; "), ApplyListenChange(r.o.Cluster))
 }
 
 // ApplyListenChange is the command that applies a change of the listen
-// addresses or of the socket mode to the cluster prefix ("app"): it
-// restarts the cluster with all its sockets.
-func ApplyListenChange(prefix string) string {
-	p := prefix
-	return fmt.Sprintf("systemctl daemon-reload && systemctl stop %s.target %s.socket '%s@*.socket' && systemctl start %s.target", p, p, p, p)
+// addresses or of the socket mode to a cluster: it restarts the cluster
+// with all its sockets.
+func ApplyListenChange(c units.Cluster) string {
+	return fmt.Sprintf("systemctl daemon-reload && systemctl stop %s %s '%s' && systemctl start %s", c.Target(), c.Socket(), c.InstanceSockets(), c.Target())
 }
 
 // instanceSockets reads the loaded instance sockets (app@N.socket, with
 // socket = "reuseport"), in name order.
 func (r *Reloader) instanceSockets(ctx context.Context) ([]Unit, error) {
-	names, err := r.Systemd.List(ctx, r.prefix()+"@*.socket")
+	names, err := r.o.Systemd.List(ctx, r.o.Cluster.InstanceSockets())
 	if err != nil {
 		return nil, err
 	}
 	slices.Sort(names)
 	out := make([]Unit, 0, len(names))
 	for _, name := range names {
-		u, err := r.Systemd.Unit(ctx, name)
+		u, err := r.o.Systemd.Unit(ctx, name)
 		if err != nil {
 			return nil, err
 		}

@@ -11,7 +11,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 
 	"example.com/app/units"
@@ -102,30 +101,6 @@ func fileType(m os.FileMode) string {
 		return "regular file"
 	}
 	return m.Type().String()
-}
-
-// peerPID is the PID of the process at the other end of a Unix socket
-// (SO_PEERCRED: the one that listened).
-func peerPID(c net.Conn) (int32, error) {
-	uc, ok := c.(*net.UnixConn)
-	if !ok {
-		return 0, fmt.Errorf("%w: not a Unix socket", ErrProbeSocket)
-	}
-	raw, err := uc.SyscallConn()
-	if err != nil {
-		return 0, err
-	}
-	var cred *syscall.Ucred
-	var cerr error
-	if err := raw.Control(func(fd uintptr) {
-		cred, cerr = syscall.GetsockoptUcred(int(fd), syscall.SOL_SOCKET, syscall.SO_PEERCRED)
-	}); err != nil {
-		return 0, err
-	}
-	if cerr != nil {
-		return 0, fmt.Errorf("peer of the probe socket: %w", cerr)
-	}
-	return cred.Pid, nil
 }
 
 // peerInUnit checks that process pid runs in unit's control group.

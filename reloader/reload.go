@@ -5,12 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"regexp"
 	"sort"
-	"strconv"
-	"strings"
 	"time"
 
+	"example.com/app/reloader/proc"
 	"example.com/app/units"
 )
 
@@ -86,8 +84,8 @@ type Report struct {
 	// Running: the rollout had not ended when this was saved (see
 	// [Reloader.Checkpoint]). Who ran it: Process; a report still running
 	// whose process is gone is an interrupted rollout ([Report.Interrupted]).
-	Running bool     `json:"running,omitempty"`
-	Process *Process `json:"process,omitempty"`
+	Running bool          `json:"running,omitempty"`
+	Process *proc.Process `json:"process,omitempty"`
 
 	// ready is each started instance's state when it was ready, for the
 	// check at the end ([Reloader.verify]).
@@ -103,32 +101,36 @@ type Event struct {
 	Total int
 }
 
-// Reloader runs rolling reloads.
-type Reloader struct {
+// Options are what a [Reloader] is made with ([New]). Systemd is the only
+// one without a default.
+type Options struct {
+	// Systemd is the service manager (sdbus.DBus is the real one).
 	Systemd Systemd
-	Logger  *slog.Logger
+	// Cluster names the units rolled; the zero value is units.App.
+	Cluster units.Cluster
+	// Logger gets what a rollout does; nil is slog.Default().
+	Logger *slog.Logger
 	// Progress, if set, is called as each step begins and ends.
 	Progress func(Event)
-	// Prefix names the template's instances: "app" for app@N.service.
-	Prefix string
+	// Checkpoint, if set, is given the report as the rollout begins,
+	// before anything is touched, and as each step begins and ends: a
+	// rollout that is killed leaves a report that says so (Running) and
+	// how far it got.
+	Checkpoint func(Report)
 	// Hold is how long a started or restarted instance must then stay
 	// active with the same main PID and no restart before the rollout
 	// moves on (pm2's min_uptime, Kubernetes' minReadySeconds).
 	Hold time.Duration
-	// HoldPoll is how often the hold looks; 0 means 100ms.
-	HoldPoll time.Duration
 	// CanaryHold is the hold of the first instance of the new release a
 	// rollout starts (the spare, or without one the first instance
-	// restarted), when longer than Hold: a server that says READY=1 before
-	// its workers boot (gunicorn's master) is caught there, before any
-	// running instance is touched.
+	// restarted), when longer than Hold: a server that says READY=1
+	// before its workers boot (gunicorn's master) is caught there, before
+	// any running instance is touched.
 	CanaryHold time.Duration
-	// Checkpoint, if set, is given the report as the rollout begins,
-	// before anything is touched, and after each step: a rollout that is
-	// killed leaves a report that says so (Running) and how far it got.
-	Checkpoint func(Report)
-	// GuardDir, if set, is the crash-loop guard's record (see [Guard]);
-	// a deliberate start or restart clears the instance's record.
+	// HoldPoll is how often a hold looks; 0 is 100ms.
+	HoldPoll time.Duration
+	// GuardDir, if set, is the crash-loop guard's record (see [Guard]); a
+	// deliberate start or restart clears the instance's record.
 	GuardDir string
 	// Surge: with units.SurgeOn, a rollout that has running instances to
 	// replace first starts the spare instance (app@spare) of the new
@@ -141,20 +143,13 @@ type Reloader struct {
 	// MemoryLimit is an instance's memory limit (MemoryMax=), used by
 	// SurgeAuto when the instances' own use is unknown; 0 if none.
 	MemoryLimit uint64
-	// MemAvailable reports the machine's available memory; nil reads
-	// /proc/meminfo.
-	MemAvailable func() (uint64, error)
 	// Probe, if set, must pass through each started or restarted instance
 	// after READY=1 and the hold before the rollout moves on.
 	Probe *Probe
-	// Unchanged, if set, reports whether what systemd loaded is already
-	// what is on disk: the generator's output matches the configuration
-	// and no unit file changed since the last daemon-reload (see
-	// [FileState]). Then the rollout skips the daemon-reload, which costs
-	// 0.3 s idle and seconds under load. Reloaded is called after each
-	// daemon-reload the rollout does.
-	Unchanged func() (bool, string, error)
-	Reloaded  func()
+	// Files, if set, tells whether what systemd loaded is already what is
+	// on disk ([FileState]): then the rollout skips the daemon-reload,
+	// which costs 0.3 s idle and seconds under load.
+	Files UnitFiles
 	// Listen, if set, is the socket's configured addresses. A rollout
 	// whose configuration moves a running socket elsewhere is refused
 	// before anything is touched (ErrListenChanged): on daemon-reload
@@ -170,31 +165,39 @@ type Reloader struct {
 	InstanceListen []string
 }
 
-func (r *Reloader) prefix() string {
-	if r.Prefix == "" {
-		return "app"
-	}
-	return r.Prefix
+// UnitFiles tells a rollout whether a daemon-reload would change
+// anything ([FileState] is the real one).
+type UnitFiles interface {
+	// Unchanged reports whether what systemd loaded is already what is on
+	// disk, and if not, why.
+	Unchanged() (bool, string, error)
+	// Reloaded is told of each daemon-reload the rollout does.
+	Reloaded()
 }
 
-func (r *Reloader) log() *slog.Logger {
-	if r.Logger == nil {
-		return slog.Default()
-	}
-	return r.Logger
+// Reloader runs rolling reloads, scale changes and status reads of one
+// cluster. Make it with [New].
+type Reloader struct {
+	o Options
+	// memAvailable reports the machine's available memory.
+	memAvailable func() (uint64, error)
 }
 
-func (r *Reloader) instance(i int) string { return r.prefix() + "@" + strconv.Itoa(i) + ".service" }
+// New makes a Reloader, with the options' defaults applied.
+func New(o Options) *Reloader {
+	if o.Cluster.Name == "" {
+		o.Cluster = units.App
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.HoldPoll <= 0 {
+		o.HoldPoll = 100 * time.Millisecond
+	}
+	return &Reloader{o: o, memAvailable: proc.MemAvailable}
+}
 
-// socketOf is an instance's own socket with socket = "reuseport",
-// app@N.socket for app@N.service.
-func socketOf(unit string) string { return strings.TrimSuffix(unit, ".service") + ".socket" }
-
-// spare is the surge instance, app@spare.service.
-func (r *Reloader) spare() string { return r.prefix() + "@spare.service" }
-
-// scope is the transient unit the spare is bound to, app-rollout.scope.
-func (r *Reloader) scope() string { return r.prefix() + "-rollout.scope" }
+func (r *Reloader) log() *slog.Logger { return r.o.Logger }
 
 // Reload applies the configuration and rolls every instance, keeping
 // `want` instances: app@0 … app@want-1. It returns the report and, when the
@@ -213,7 +216,7 @@ func (r *Reloader) Reload(ctx context.Context, want int) (Report, error) {
 	if err != nil {
 		return finish(err)
 	}
-	sd := r.Systemd
+	sd := r.o.Systemd
 	pos := &progress{total: len(plan)}
 	if rep.Surge, rep.SurgeNote, err = r.surgeWanted(ctx, plan[:want]); err != nil {
 		return finish(err)
@@ -235,14 +238,14 @@ func (r *Reloader) Reload(ctx context.Context, want int) (Report, error) {
 	t1 := time.Now()
 	// A failed spare of an earlier rollout would keep that rollout's scope
 	// loaded, and its name taken.
-	if err := sd.ResetFailed(ctx, r.spare()); err != nil {
+	if err := sd.ResetFailed(ctx, r.o.Cluster.Spare()); err != nil {
 		return finish(fmt.Errorf("surge: %w", err))
 	}
-	untether, err := sd.Tether(ctx, r.scope())
+	untether, err := sd.Tether(ctx, r.o.Cluster.RolloutScope())
 	if err != nil {
 		return finish(fmt.Errorf("surge: %w", err))
 	}
-	r.log().Debug("rollout scope started", "scope", r.scope(), "took", time.Since(t1))
+	r.log().Debug("rollout scope started", "scope", r.o.Cluster.RolloutScope(), "took", time.Since(t1))
 	err = r.surge(ctx, &rep, pos)
 	if err == nil {
 		err = r.roll(ctx, stop, &rep, plan, want, pos)
@@ -253,26 +256,26 @@ func (r *Reloader) Reload(ctx context.Context, want int) (Report, error) {
 		err = r.verify(ctx, &rep)
 	}
 	// The spare goes, whatever happened.
-	spare, rerr := sd.Unit(ctx, r.spare())
+	spare, rerr := sd.Unit(ctx, r.o.Cluster.Spare())
 	if rerr == nil {
 		var retired Step
-		retired, rerr = r.step(ctx, &rep, Step{Unit: r.spare(), Action: ActionStop, OldPID: spare.MainPID}, pos.next(), pos.total, 0)
+		retired, rerr = r.step(ctx, &rep, Step{Unit: r.o.Cluster.Spare(), Action: ActionStop, OldPID: spare.MainPID}, pos.next(), pos.total, 0)
 		rep.Steps = append(rep.Steps, retired)
 	}
 	if rerr == nil {
 		// Not left failed: the report and the journal keep why it failed.
-		rerr = sd.ResetFailed(ctx, r.spare())
+		rerr = sd.ResetFailed(ctx, r.o.Cluster.Spare())
 	}
 	if rerr != nil {
-		rerr = fmt.Errorf("stop the spare %s: %w", r.spare(), rerr)
+		rerr = fmt.Errorf("stop the spare %s: %w", r.o.Cluster.Spare(), rerr)
 		r.log().Error("could not stop the spare", "err", rerr)
 		err = errors.Join(err, rerr)
 	}
 	t1 = time.Now()
 	uerr := untether(ctx)
-	r.log().Debug("rollout scope ended", "scope", r.scope(), "took", time.Since(t1))
+	r.log().Debug("rollout scope ended", "scope", r.o.Cluster.RolloutScope(), "took", time.Since(t1))
 	if uerr != nil {
-		r.log().Error("could not end the rollout scope", "scope", r.scope(), "err", uerr)
+		r.log().Error("could not end the rollout scope", "scope", r.o.Cluster.RolloutScope(), "err", uerr)
 		err = errors.Join(err, uerr)
 	}
 	return finish(err)
@@ -296,7 +299,7 @@ func (r *Reloader) prepare(ctx context.Context, rep *Report, want int) ([]string
 	if want < 1 {
 		return nil, fmt.Errorf("want at least 1 instance, not %d", want)
 	}
-	sd := r.Systemd
+	sd := r.o.Systemd
 	if err := r.checkListen(ctx); err != nil {
 		return nil, err
 	}
@@ -313,13 +316,13 @@ func (r *Reloader) prepare(ctx context.Context, rep *Report, want int) ([]string
 		if err := sd.DaemonReload(ctx); err != nil {
 			return nil, err
 		}
-		if r.Reloaded != nil {
-			r.Reloaded()
+		if r.o.Files != nil {
+			r.o.Files.Reloaded()
 		}
 		rep.DaemonReload = time.Since(t0)
 		r.log().Debug("daemon-reload done", "took", rep.DaemonReload)
 	}
-	loaded, err := sd.List(ctx, r.prefix()+"@*.service")
+	loaded, err := sd.List(ctx, r.o.Cluster.Instances())
 	if err != nil {
 		return nil, err
 	}
@@ -327,7 +330,7 @@ func (r *Reloader) prepare(ctx context.Context, rep *Report, want int) ([]string
 	extra := r.beyond(loaded, want)
 	plan := make([]string, 0, want+len(extra))
 	for i := 0; i < want; i++ {
-		plan = append(plan, r.instance(i))
+		plan = append(plan, r.o.Cluster.Instance(i))
 	}
 	return append(plan, extra...), nil
 }
@@ -349,14 +352,14 @@ func (r *Reloader) Scale(ctx context.Context, want int) (Report, error) {
 	}
 	var starts, stops []string
 	for i, unit := range plan {
-		u, err := r.Systemd.Unit(ctx, unit)
+		u, err := r.o.Systemd.Unit(ctx, unit)
 		if err != nil {
 			return finish(err)
 		}
 		switch {
-		case i < want && !running(u):
+		case i < want && !u.Running():
 			starts = append(starts, unit)
-		case i >= want && (running(u) || r.InstanceListen != nil):
+		case i >= want && (u.Running() || r.o.InstanceListen != nil):
 			// With its own socket, even a stopped instance takes a share
 			// of new connections until the socket goes too.
 			stops = append(stops, unit)
@@ -374,19 +377,19 @@ func (r *Reloader) Scale(ctx context.Context, want int) (Report, error) {
 // would load: the generator's output matches the configuration and no
 // unit of the cluster changed on disk. If not, it says why.
 func (r *Reloader) unchanged(ctx context.Context) (bool, string, error) {
-	if r.Unchanged == nil {
+	if r.o.Files == nil {
 		return false, "no way to tell", nil
 	}
-	same, why, err := r.Unchanged()
+	same, why, err := r.o.Files.Unchanged()
 	if err != nil || !same {
 		return false, why, err
 	}
-	loaded, err := r.Systemd.List(ctx, r.prefix()+"@*.service")
+	loaded, err := r.o.Systemd.List(ctx, r.o.Cluster.Instances())
 	if err != nil {
 		return false, "", err
 	}
-	for _, name := range append([]string{r.prefix() + ".socket", r.prefix() + ".target", r.prefix() + "-reload.service"}, loaded...) {
-		u, err := r.Systemd.Unit(ctx, name)
+	for _, name := range append([]string{r.o.Cluster.Socket(), r.o.Cluster.Target(), r.o.Cluster.ReloadUnit()}, loaded...) {
+		u, err := r.o.Systemd.Unit(ctx, name)
 		if err != nil {
 			return false, "", err
 		}
@@ -405,12 +408,12 @@ func (p *progress) next() int { p.done++; return p.done }
 // surge starts the spare of the new release and checks it like any
 // instance. When it fails, nothing else was touched.
 func (r *Reloader) surge(ctx context.Context, rep *Report, pos *progress) error {
-	unit := r.spare()
-	u, err := r.Systemd.Unit(ctx, unit)
+	unit := r.o.Cluster.Spare()
+	u, err := r.o.Systemd.Unit(ctx, unit)
 	if err != nil {
 		return err
 	}
-	step, err := r.step(ctx, rep, Step{Unit: unit, Action: ActionSurge, OldPID: u.MainPID}, pos.next(), pos.total, max(r.Hold, r.CanaryHold))
+	step, err := r.step(ctx, rep, Step{Unit: unit, Action: ActionSurge, OldPID: u.MainPID}, pos.next(), pos.total, max(r.o.Hold, r.o.CanaryHold))
 	rep.Steps = append(rep.Steps, step)
 	if err != nil {
 		rep.Failure = r.failure(ctx, unit, err)
@@ -427,28 +430,28 @@ func (r *Reloader) roll(ctx, stop context.Context, rep *Report, plan []string, w
 			r.log().Warn("rollout interrupted", "next", unit)
 			return fmt.Errorf("%w before %s (%d of %d steps done); run the reload again to complete it", ErrInterrupted, unit, pos.done, pos.total)
 		}
-		u, err := r.Systemd.Unit(ctx, unit)
+		u, err := r.o.Systemd.Unit(ctx, unit)
 		if err != nil {
 			return err
 		}
 		action := ActionStop // beyond the configured count
 		if i < want {
 			action = ActionStart
-			if running(u) {
+			if u.Running() {
 				action = ActionRestart
 			}
 		}
-		hold := r.Hold
+		hold := r.o.Hold
 		if action != ActionStop && !rep.Surge && len(rep.ready) == 0 {
-			hold = max(hold, r.CanaryHold) // the first of the new release
+			hold = max(hold, r.o.CanaryHold) // the first of the new release
 		}
 		step, err := r.step(ctx, rep, Step{Unit: unit, Action: action, OldPID: u.MainPID}, pos.next(), pos.total, hold)
 		rep.Steps = append(rep.Steps, step)
 		if err != nil {
 			rep.Failure = r.failure(ctx, unit, err)
 			err = fmt.Errorf("%s %s: %w: %w", action, unit, err, ErrRolloutFailed)
-			if r.InstanceListen != nil && action != ActionStop {
-				rep.Failure.Socket = socketOf(unit)
+			if r.o.InstanceListen != nil && action != ActionStop {
+				rep.Failure.Socket = r.o.Cluster.SocketOf(unit)
 				serr := r.stopUnits(ctx, rep.Failure.Socket, unit)
 				rep.Failure.SocketStopped = serr == nil
 				if serr != nil {
@@ -465,20 +468,20 @@ func (r *Reloader) roll(ctx, stop context.Context, rep *Report, plan []string, w
 // surgeWanted decides whether this rollout starts a spare, and if not
 // although it was asked for, why.
 func (r *Reloader) surgeWanted(ctx context.Context, regular []string) (bool, string, error) {
-	if r.Surge == "" || r.Surge == units.SurgeOff {
+	if r.o.Surge == "" || r.o.Surge == units.SurgeOff {
 		return false, "", nil
 	}
-	if r.InstanceListen != nil {
+	if r.o.InstanceListen != nil {
 		return false, `socket = "reuseport": a spare's own socket would reset the connections queued on it when it closes`, nil
 	}
 	var biggest uint64
 	replacing := 0
 	for _, name := range regular {
-		u, err := r.Systemd.Unit(ctx, name)
+		u, err := r.o.Systemd.Unit(ctx, name)
 		if err != nil {
 			return false, "", err
 		}
-		if running(u) {
+		if u.Running() {
 			replacing++
 			// Only the control group's use counts: a main process's
 			// resident memory leaves out its children and page cache,
@@ -491,61 +494,32 @@ func (r *Reloader) surgeWanted(ctx context.Context, regular []string) (bool, str
 	switch {
 	case replacing == 0:
 		return false, "no running instance to replace", nil
-	case r.Surge == units.SurgeOn:
+	case r.o.Surge == units.SurgeOn:
 		return true, "", nil
 	}
 	need := biggest
 	if need == 0 {
-		need = r.MemoryLimit
+		need = r.o.MemoryLimit
 	}
 	if need == 0 {
 		return true, "", nil
 	}
-	avail := r.MemAvailable
-	if avail == nil {
-		avail = MemAvailable
-	}
-	have, err := avail()
+	have, err := r.memAvailable()
 	if err != nil {
 		return false, fmt.Sprintf("surge \"auto\": cannot tell whether one more instance fits: %v", err), nil
 	}
 	if have < need {
-		return false, fmt.Sprintf("surge \"auto\": %s of memory available, one more instance may need %s", size(have), size(need)), nil
+		return false, fmt.Sprintf("surge \"auto\": %s of memory available, one more instance may need %s", Size(have), Size(need)), nil
 	}
 	return true, "", nil
 }
 
-// running is whether a unit has (or is getting) a process to restart.
-func running(u Unit) bool {
-	switch u.ActiveState {
-	case "active", "activating", "reloading":
-		return true
-	}
-	return false
-}
-
-var instanceNum = regexp.MustCompile(`@([0-9]+)\.service$`)
-
-// instanceNumber is N of app@N.service.
-func instanceNumber(unit string) (int, bool) {
-	m := instanceNum.FindStringSubmatch(unit)
-	if m == nil {
-		return 0, false
-	}
-	n, err := strconv.Atoi(m[1])
-	return n, err == nil
-}
-
-// numbers maps the instance number of each loaded unit that is one of this
-// template's instances (app@N.service) to its name.
+// numbers maps the instance number of each loaded unit that is one of the
+// cluster's numbered instances (app@N.service) to its name.
 func (r *Reloader) numbers(loaded []string) map[int]string {
 	out := map[int]string{}
 	for _, u := range loaded {
-		m := instanceNum.FindStringSubmatch(u)
-		if m == nil {
-			continue
-		}
-		if n, err := strconv.Atoi(m[1]); err == nil && u == r.instance(n) {
+		if n, ok := r.o.Cluster.InstanceNumber(u); ok {
 			out[n] = u
 		}
 	}
@@ -557,7 +531,7 @@ func (r *Reloader) beyond(loaded []string, want int) []string {
 	var names []string
 	for _, n := range sortedKeys(r.numbers(loaded)) {
 		if n >= want {
-			names = append(names, r.instance(n))
+			names = append(names, r.o.Cluster.Instance(n))
 		}
 	}
 	return names
@@ -584,8 +558,8 @@ func (r *Reloader) step(ctx context.Context, rep *Report, step Step, idx, total 
 	var err error
 	if step.Action == ActionStop {
 		stops := []string{step.Unit}
-		if r.InstanceListen != nil && step.Unit != r.spare() {
-			stops = []string{socketOf(step.Unit), step.Unit}
+		if r.o.InstanceListen != nil && step.Unit != r.o.Cluster.Spare() {
+			stops = []string{r.o.Cluster.SocketOf(step.Unit), step.Unit}
 		}
 		err = r.stopUnits(ctx, stops...)
 	} else {
@@ -595,8 +569,8 @@ func (r *Reloader) step(ctx context.Context, rep *Report, step Step, idx, total 
 		if err == nil && hold > 0 {
 			err = r.hold(ctx, ready, hold)
 		}
-		if err == nil && r.Probe != nil {
-			err = r.Probe.Check(ctx, step.Unit)
+		if err == nil && r.o.Probe != nil {
+			err = r.o.Probe.Check(ctx, step.Unit)
 		}
 		if err == nil {
 			if rep.ready == nil {
@@ -617,9 +591,9 @@ func (r *Reloader) step(ctx context.Context, rep *Report, step Step, idx, total 
 // begin is the report of a rollout as it begins, saved before anything is
 // touched.
 func (r *Reloader) begin(want int, scale bool) Report {
-	rep := Report{Started: time.Now(), Instances: want, Scale: scale, Running: true, Process: ThisProcess()}
-	if r.Checkpoint != nil {
-		r.Checkpoint(rep)
+	rep := Report{Started: time.Now(), Instances: want, Scale: scale, Running: true, Process: proc.This()}
+	if r.o.Checkpoint != nil {
+		r.o.Checkpoint(rep)
 	}
 	return rep
 }
@@ -627,11 +601,11 @@ func (r *Reloader) begin(want int, scale bool) Report {
 // checkpoint saves the report with step, begun or done (the caller
 // appends it to the report it returns once it is done).
 func (r *Reloader) checkpoint(rep Report, step Step) {
-	if r.Checkpoint == nil {
+	if r.o.Checkpoint == nil {
 		return
 	}
 	rep.Steps = append(append([]Step(nil), rep.Steps...), step)
-	r.Checkpoint(rep)
+	r.o.Checkpoint(rep)
 }
 
 // ErrDiedAfterReady is wrapped by the error of a rollout whose started
@@ -652,7 +626,7 @@ func (r *Reloader) verify(ctx context.Context, rep *Report) error {
 	sort.Strings(names)
 	for _, name := range names {
 		was := rep.ready[name]
-		u, err := r.Systemd.Unit(ctx, name)
+		u, err := r.o.Systemd.Unit(ctx, name)
 		if err != nil {
 			return err
 		}
@@ -675,7 +649,7 @@ func (r *Reloader) verify(ctx context.Context, rep *Report) error {
 // stopped, an error names the one that failed.
 func (r *Reloader) stopUnits(ctx context.Context, units ...string) error {
 	for _, name := range units {
-		result, err := r.Systemd.Stop(ctx, name)
+		result, err := r.o.Systemd.Stop(ctx, name)
 		if err == nil && result != "done" {
 			err = fmt.Errorf("job %s", result)
 		}
@@ -692,14 +666,14 @@ func (r *Reloader) stopUnits(ctx context.Context, units ...string) error {
 // rollOne starts or restarts an instance and returns its state once the
 // job is done and it is active with a new main process.
 func (r *Reloader) rollOne(ctx context.Context, step *Step) (Unit, error) {
-	sd := r.Systemd
+	sd := r.o.Systemd
 	// A deliberate restart must not count towards the crash-loop limit,
 	// and an instance stopped by that limit must be startable again.
 	if err := sd.ResetFailed(ctx, step.Unit); err != nil {
 		return Unit{}, err
 	}
-	if r.GuardDir != "" {
-		if err := ClearGuard(r.GuardDir, step.Unit); err != nil {
+	if r.o.GuardDir != "" {
+		if err := ClearGuard(r.o.GuardDir, step.Unit); err != nil {
 			return Unit{}, err
 		}
 	}
@@ -737,13 +711,10 @@ func (r *Reloader) rollOne(ctx context.Context, step *Step) (Unit, error) {
 // must stay active with the same main PID and restart count. Any restart
 // changes both, so polling cannot miss one.
 func (r *Reloader) hold(ctx context.Context, ready Unit, d time.Duration) error {
-	poll := r.HoldPoll
-	if poll <= 0 {
-		poll = 100 * time.Millisecond
-	}
+	poll := r.o.HoldPoll
 	end := time.Now().Add(d)
 	for {
-		u, err := r.Systemd.Unit(ctx, ready.Name)
+		u, err := r.o.Systemd.Unit(ctx, ready.Name)
 		if err != nil {
 			return err
 		}
@@ -776,7 +747,7 @@ func describe(u Unit) string {
 
 func (r *Reloader) failure(ctx context.Context, unit string, err error) *Failure {
 	f := &Failure{Unit: unit, Reason: err.Error()}
-	lines, jerr := r.Systemd.Journal(ctx, unit, JournalLines)
+	lines, jerr := r.o.Systemd.Journal(ctx, unit, JournalLines)
 	if jerr != nil {
 		r.log().Warn("could not read the journal", "unit", unit, "err", jerr)
 	}
@@ -786,7 +757,7 @@ func (r *Reloader) failure(ctx context.Context, unit string, err error) *Failure
 }
 
 func (r *Reloader) emit(e Event) {
-	if r.Progress != nil {
-		r.Progress(e)
+	if r.o.Progress != nil {
+		r.o.Progress(e)
 	}
 }

@@ -1,7 +1,6 @@
 package reloader
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -148,7 +147,7 @@ func (f *fakeSystemd) mutations() []string {
 func TestReloadRestartsOneAtATime(t *testing.T) {
 	f := newFake("app@0.service", "app@1.service", "app@2.service")
 	var events []Event
-	r := &Reloader{Systemd: f, Progress: func(e Event) { events = append(events, e) }}
+	r := New(Options{Systemd: f, Progress: func(e Event) { events = append(events, e) }})
 	rep, err := r.Reload(context.Background(), 3)
 	require.NoError(t, err)
 	assert.True(t, rep.OK)
@@ -189,9 +188,9 @@ func TestReloadStartsMissingAndStopsExtra(t *testing.T) {
 func TestReloadHaltsOnFirstFailure(t *testing.T) {
 	f := newFake("app@0.service", "app@1.service", "app@2.service")
 	f.result["app@1.service"] = "failed"
-	var out bytes.Buffer
+	var events []Event
 	rr := r(f)
-	rr.Progress = func(e Event) { WriteEvent(&out, e) }
+	rr.o.Progress = func(e Event) { events = append(events, e) }
 	rep, err := rr.Reload(context.Background(), 3)
 	require.Error(t, err)
 	assert.ErrorIs(t, err, ErrRolloutFailed)
@@ -203,18 +202,18 @@ func TestReloadHaltsOnFirstFailure(t *testing.T) {
 	assert.Equal(t, "app@1.service", rep.Failure.Unit)
 	assert.Equal(t, []string{"app@1.service: boom", "app@1.service: exiting with status 3"}, rep.Failure.Journal)
 	assert.False(t, rep.OK)
-	assert.Contains(t, out.String(), "[2/3] app@1.service: FAILED after")
-
-	var sum bytes.Buffer
-	WriteReport(&sum, rep)
-	assert.Contains(t, sum.String(), "rollout FAILED at app@1.service: job failed")
-	assert.Contains(t, sum.String(), "  app@1.service: boom")
+	// As view.WriteEvent shows it: "[2/3] app@1.service: FAILED after …".
+	last := events[len(events)-1]
+	assert.Equal(t, Event{Step: rep.Steps[1], Done: true, Index: 2, Total: 3}, last)
+	assert.Contains(t, last.Error, "job failed")
+	// As view.WriteReport shows it (see view's TestWriteReport).
+	assert.Equal(t, "job failed (result exit-code, exit status 3)", rep.Failure.Reason)
 }
 
 func TestHoldCatchesCrashAfterReady(t *testing.T) {
 	f := newFake("app@0.service", "app@1.service", "app@2.service")
 	f.crashAfter["app@1.service"] = 4 // ready, then dies while held
-	rr := &Reloader{Systemd: f, Hold: 300 * time.Millisecond, HoldPoll: 10 * time.Millisecond}
+	rr := New(Options{Systemd: f, Hold: 300 * time.Millisecond, HoldPoll: 10 * time.Millisecond})
 	rep, err := rr.Reload(context.Background(), 3)
 	require.ErrorIs(t, err, ErrRolloutFailed)
 	assert.Contains(t, err.Error(), "restart app@1.service: died during the 300ms hold after READY=1: now active/running, pid 106, 1 restarts (result signal)")
@@ -226,15 +225,17 @@ func TestHoldCatchesCrashAfterReady(t *testing.T) {
 
 func TestHoldPassesSteadyInstances(t *testing.T) {
 	f := newFake("app@0.service", "app@1.service")
-	var out bytes.Buffer
-	rr := &Reloader{Systemd: f, Hold: 50 * time.Millisecond, HoldPoll: 10 * time.Millisecond,
-		Progress: func(e Event) { WriteEvent(&out, e) }}
+	var events []Event
+	rr := New(Options{Systemd: f, Hold: 50 * time.Millisecond, HoldPoll: 10 * time.Millisecond,
+		Progress: func(e Event) { events = append(events, e) }})
 	rep, err := rr.Reload(context.Background(), 2)
 	require.NoError(t, err)
 	for _, s := range rep.Steps {
 		assert.GreaterOrEqual(t, s.Took-s.Ready, 50*time.Millisecond, "%s held", s.Unit)
 	}
-	assert.Contains(t, out.String(), ", stayed up ")
+	// view.WriteEvent says ", stayed up …" of a step whose Took exceeds
+	// its Ready by a millisecond or more.
+	assert.GreaterOrEqual(t, events[len(events)-1].Took-events[len(events)-1].Ready, time.Millisecond)
 }
 
 func TestInterruptFinishesCurrentInstanceOnly(t *testing.T) {
@@ -253,11 +254,9 @@ func TestInterruptFinishesCurrentInstanceOnly(t *testing.T) {
 	require.Len(t, rep.Steps, 2)
 	assert.Empty(t, rep.Steps[1].Error, "the instance in progress completed")
 	assert.False(t, rep.OK)
-	var out bytes.Buffer
-	WriteReport(&out, rep)
-	assert.Contains(t, out.String(), "rollout NOT complete after")
-	WriteStatus(&out, Status{LastRollout: &rep}, time.Now(), false)
-	assert.Contains(t, out.String(), "last rollout: NOT complete")
+	// What view shows as "rollout NOT complete": not OK, no failure.
+	assert.Nil(t, rep.Failure)
+	assert.NotEmpty(t, rep.Error)
 
 	// Running it again completes the rollout.
 	f.onRestart = nil
@@ -313,23 +312,18 @@ func TestStatus(t *testing.T) {
 	assert.Equal(t, []string{"app@0.service", "app@1.service", "app@5.service", "app@spare.service"}, names,
 		"configured instances, any other running one, and the spare of a rollout in progress")
 
-	var out bytes.Buffer
-	st.LastRollout = &Report{Started: time.Now(), OK: true, Instances: 2, Took: 3 * time.Second}
-	WriteStatus(&out, st, time.Now(), false)
-	assert.Contains(t, out.String(), "socket app.socket: active/listening")
-	assert.NotContains(t, out.String(), "\x1b[", "no colours unless asked")
-	assert.Regexp(t, `app@0.service\s+active\s+101\s+1m30s\s+0\s+12.0M\s+-\s+serving version 1`, out.String())
-	assert.Regexp(t, `app@1.service\s+inactive/dead\s+-\s+-`, out.String())
-	assert.Contains(t, out.String(), "last rollout: ok")
-	assert.NotContains(t, out.String(), "instance sockets", "none with one shared socket")
+	assert.Equal(t, "active/listening", st.Socket.StateText())
+	assert.Equal(t, "inactive/dead", st.Instances[1].StateText())
+	assert.Equal(t, uint64(12<<20), st.Instances[0].Memory)
+	assert.Empty(t, st.Sockets, "no instance sockets with one shared socket")
 
 	f.units["app@0.socket"] = &Unit{Name: "app@0.socket", ActiveState: "active"}
 	f.units["app@1.socket"] = &Unit{Name: "app@1.socket", ActiveState: "inactive"}
 	st, err = r(f).Status(context.Background(), 2)
 	require.NoError(t, err)
-	out.Reset()
-	WriteStatus(&out, st, time.Now(), false)
-	assert.Contains(t, out.String(), "instance sockets (SO_REUSEPORT): app@0.socket active, app@1.socket inactive")
+	require.Len(t, st.Sockets, 2)
+	assert.Equal(t, "app@0.socket", st.Sockets[0].Name)
+	assert.Equal(t, "inactive", st.Sockets[1].ActiveState)
 }
 
 func TestLock(t *testing.T) {
@@ -384,38 +378,52 @@ func TestReportRoundTrip(t *testing.T) {
 	assert.True(t, rep.Started.Equal(got.Started))
 }
 
-func r(f *fakeSystemd) *Reloader { return &Reloader{Systemd: f} }
+func r(f *fakeSystemd) *Reloader { return New(Options{Systemd: f}) }
+
+// fakeFiles is the state of the unit files as a rollout asks for it.
+type fakeFiles struct {
+	unchanged func() (bool, string, error)
+	reloaded  int
+}
+
+func (f *fakeFiles) Unchanged() (bool, string, error) {
+	if f.unchanged == nil {
+		return false, "no way to tell", nil
+	}
+	return f.unchanged()
+}
+
+func (f *fakeFiles) Reloaded() { f.reloaded++ }
 
 func TestDaemonReloadSkippedWhenNothingChanged(t *testing.T) {
 	same := func() (bool, string, error) { return true, "", nil }
 	f := newFake("app@0.service", "app@1.service")
-	reloaded := 0
-	rr := &Reloader{Systemd: f, Unchanged: same, Reloaded: func() { reloaded++ }}
+	files := &fakeFiles{unchanged: same}
+	rr := New(Options{Systemd: f, Files: files})
 	rep, err := rr.Reload(context.Background(), 2)
 	require.NoError(t, err)
 	assert.True(t, rep.Unchanged)
-	assert.Zero(t, reloaded)
+	assert.Zero(t, files.reloaded)
 	assert.Zero(t, rep.DaemonReload)
 	assert.Equal(t, []string{"restart app@0.service", "restart app@1.service"}, f.mutations(), "no daemon-reload")
 
-	for name, setup := range map[string]func(f *fakeSystemd, rr *Reloader){
-		"config changed": func(f *fakeSystemd, rr *Reloader) {
-			rr.Unchanged = func() (bool, string, error) { return false, "app@.service.d/50-app-toml.conf differs", nil }
+	for name, setup := range map[string]func(f *fakeSystemd, files *fakeFiles){
+		"config changed": func(f *fakeSystemd, files *fakeFiles) {
+			files.unchanged = func() (bool, string, error) { return false, "app@.service.d/50-app-toml.conf differs", nil }
 		},
-		"a unit file changed": func(f *fakeSystemd, rr *Reloader) { f.units["app@1.service"].NeedDaemonReload = true },
-		"the socket changed":  func(f *fakeSystemd, rr *Reloader) { f.unit("app.socket").NeedDaemonReload = true },
-		"cannot compare":      func(f *fakeSystemd, rr *Reloader) { rr.Unchanged = nil },
+		"a unit file changed": func(f *fakeSystemd, files *fakeFiles) { f.units["app@1.service"].NeedDaemonReload = true },
+		"the socket changed":  func(f *fakeSystemd, files *fakeFiles) { f.unit("app.socket").NeedDaemonReload = true },
+		"cannot compare":      func(f *fakeSystemd, files *fakeFiles) { files.unchanged = nil },
 	} {
 		t.Run(name, func(t *testing.T) {
 			f := newFake("app@0.service", "app@1.service")
-			reloaded := 0
-			rr := &Reloader{Systemd: f, Unchanged: same, Reloaded: func() { reloaded++ }}
-			setup(f, rr)
-			rep, err := rr.Reload(context.Background(), 2)
+			files := &fakeFiles{unchanged: same}
+			setup(f, files)
+			rep, err := New(Options{Systemd: f, Files: files}).Reload(context.Background(), 2)
 			require.NoError(t, err)
 			assert.False(t, rep.Unchanged)
 			assert.Equal(t, "daemon-reload", f.mutations()[0])
-			assert.Equal(t, 1, reloaded, "the state loaded is recorded")
+			assert.Equal(t, 1, files.reloaded, "the state loaded is recorded")
 		})
 	}
 }
@@ -423,12 +431,12 @@ func TestDaemonReloadSkippedWhenNothingChanged(t *testing.T) {
 func TestListenChangeRefused(t *testing.T) {
 	f := newFake("app@0.service", "app@1.service")
 	f.units["app.socket"] = &Unit{Name: "app.socket", ActiveState: "active", Listen: []string{"[::]:8080", "127.0.0.1:9000"}}
-	rr := &Reloader{Systemd: f, Listen: []string{"127.0.0.1:9000", "8080"}}
+	rr := New(Options{Systemd: f, Listen: []string{"127.0.0.1:9000", "8080"}})
 	_, err := rr.Reload(context.Background(), 2)
 	require.NoError(t, err, "the same addresses, written the config's way")
 
 	f.calls = nil
-	rr.Listen = []string{"127.0.0.1:9001"}
+	rr.o.Listen = []string{"127.0.0.1:9001"}
 	_, err = rr.Reload(context.Background(), 2)
 	require.ErrorIs(t, err, ErrListenChanged)
 	assert.Contains(t, err.Error(), "app.socket listens on [::]:8080, 127.0.0.1:9000 and the configuration says 127.0.0.1:9001")
@@ -444,7 +452,7 @@ func TestSocketModeSwitchRefused(t *testing.T) {
 	// From one shared socket to one per instance.
 	f := newFake("app@0.service", "app@1.service")
 	f.units["app.socket"] = &Unit{Name: "app.socket", ActiveState: "active", Listen: []string{"127.0.0.1:8080"}}
-	rr := &Reloader{Systemd: f, Listen: []string{"/run/app/cluster.sock"}, InstanceListen: []string{"127.0.0.1:8080"}}
+	rr := New(Options{Systemd: f, Listen: []string{"/run/app/cluster.sock"}, InstanceListen: []string{"127.0.0.1:8080"}})
 	_, err := rr.Reload(context.Background(), 2)
 	require.ErrorIs(t, err, ErrListenChanged)
 	assert.Contains(t, err.Error(), "app.socket listens on 127.0.0.1:8080 and the configuration says /run/app/cluster.sock")
@@ -455,7 +463,7 @@ func TestSocketModeSwitchRefused(t *testing.T) {
 	f.units["app.socket"] = &Unit{Name: "app.socket", ActiveState: "active", Listen: []string{"/run/app/cluster.sock"}}
 	f.units["app@0.socket"] = &Unit{Name: "app@0.socket", ActiveState: "active", Listen: []string{"127.0.0.1:8080"}}
 	f.units["app@1.socket"] = &Unit{Name: "app@1.socket", ActiveState: "inactive"}
-	rr.Systemd, rr.Listen, rr.InstanceListen = f, []string{"127.0.0.1:8080"}, nil
+	rr.o.Systemd, rr.o.Listen, rr.o.InstanceListen = f, []string{"127.0.0.1:8080"}, nil
 	_, err = rr.Reload(context.Background(), 2)
 	require.ErrorIs(t, err, ErrListenChanged)
 	assert.Contains(t, err.Error(), `app@0.socket listens on 127.0.0.1:8080 (socket = "reuseport") and the configuration says socket = "shared"`)
@@ -463,19 +471,19 @@ func TestSocketModeSwitchRefused(t *testing.T) {
 	assert.Empty(t, f.mutations())
 
 	// Per-instance sockets moved elsewhere.
-	rr.Listen, rr.InstanceListen = []string{"/run/app/cluster.sock"}, []string{"127.0.0.1:9000"}
+	rr.o.Listen, rr.o.InstanceListen = []string{"/run/app/cluster.sock"}, []string{"127.0.0.1:9000"}
 	_, err = rr.Reload(context.Background(), 2)
 	require.ErrorIs(t, err, ErrListenChanged)
 	assert.Contains(t, err.Error(), "app@0.socket listens on 127.0.0.1:8080 and the configuration says 127.0.0.1:9000")
 
-	rr.InstanceListen = []string{"127.0.0.1:8080"}
+	rr.o.InstanceListen = []string{"127.0.0.1:8080"}
 	_, err = rr.Reload(context.Background(), 2)
 	require.NoError(t, err, "the same mode and addresses roll")
 }
 
 func TestReusePortStopsInstancesWithTheirSockets(t *testing.T) {
 	f := newFake("app@0.service", "app@1.service", "app@2.service")
-	rr := &Reloader{Systemd: f, Surge: "auto", InstanceListen: []string{"127.0.0.1:8080"}}
+	rr := New(Options{Systemd: f, Surge: "auto", InstanceListen: []string{"127.0.0.1:8080"}})
 	rep, err := rr.Reload(context.Background(), 2)
 	require.NoError(t, err)
 	assert.False(t, rep.Surge)
@@ -487,7 +495,7 @@ func TestReusePortStopsInstancesWithTheirSockets(t *testing.T) {
 
 	f = newFake("app@0.service", "app@1.service", "app@2.service")
 	f.result["app@1.service"] = "failed"
-	rr.Systemd = f
+	rr.o.Systemd = f
 	rep, err = rr.Reload(context.Background(), 3)
 	require.ErrorIs(t, err, ErrRolloutFailed)
 	assert.Equal(t, []string{
@@ -496,9 +504,7 @@ func TestReusePortStopsInstancesWithTheirSockets(t *testing.T) {
 	}, f.mutations(), "app@2 untouched")
 	require.NotNil(t, rep.Failure)
 	assert.True(t, rep.Failure.SocketStopped)
-	var sum bytes.Buffer
-	WriteReport(&sum, rep)
-	assert.Contains(t, sum.String(), "app@1.service was stopped with its socket app@1.socket")
+	assert.Equal(t, "app@1.socket", rep.Failure.Socket)
 }
 
 func TestCanonicalAddresses(t *testing.T) {

@@ -12,7 +12,7 @@ import (
 func TestScaleTouchesNoRunningInstance(t *testing.T) {
 	f := newFake("app@0.service", "app@1.service")
 	rr := r(f)
-	rr.Surge = units.SurgeOn // a scale never starts a spare
+	rr.o.Surge = units.SurgeOn // a scale never starts a spare
 	rep, err := rr.Scale(context.Background(), 4)
 	require.NoError(t, err)
 	assert.True(t, rep.OK)

@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+
+	"example.com/app/reloader/proc"
 )
 
 // DefaultReportPath keeps the outcome of the last rollout.
@@ -50,7 +52,7 @@ const (
 // this machine's processes); and for one that ended, which instances are
 // not running the process it left them with: failed, kept down as a crash
 // loop, or restarted since. Status never says "ok" beside those.
-func (st *Status) Assess(alive func(*Process) bool) {
+func (st *Status) Assess(alive func(*proc.Process) bool) {
 	st.SinceRollout = nil
 	r := st.LastRollout
 	switch {
@@ -71,12 +73,12 @@ func (st *Status) Assess(alive func(*Process) bool) {
 		}
 	}
 	for _, u := range st.Instances {
-		if u.Name == r.spareName() {
+		if u.Name == r.SpareUnit() {
 			continue
 		}
 		switch pid, rolled := left[u.Name]; {
 		case u.ActiveState != "active":
-			st.SinceRollout = append(st.SinceRollout, u.Name+" "+stateText(u))
+			st.SinceRollout = append(st.SinceRollout, u.Name+" "+u.StateText())
 		case rolled && u.MainPID != pid:
 			st.SinceRollout = append(st.SinceRollout, fmt.Sprintf("%s restarted since (pid %d → %d, %d restarts by systemd)", u.Name, pid, u.MainPID, u.NRestarts))
 		}
@@ -93,8 +95,8 @@ func (st *Status) Assess(alive func(*Process) bool) {
 	}
 }
 
-// spareName is the spare's unit among the report's steps.
-func (rep *Report) spareName() string {
+// SpareUnit is the spare's unit among the report's steps, "" if none.
+func (rep *Report) SpareUnit() string {
 	for _, s := range rep.Steps {
 		if s.Action == ActionSurge {
 			return s.Unit
@@ -107,7 +109,7 @@ func (rep *Report) spareName() string {
 // (app@0 … app@want-1) and any other loaded one.
 func (r *Reloader) Status(ctx context.Context, want int) (Status, error) {
 	st := Status{Configured: want}
-	sock, err := r.Systemd.Unit(ctx, r.prefix()+".socket")
+	sock, err := r.o.Systemd.Unit(ctx, r.o.Cluster.Socket())
 	if err != nil {
 		return st, err
 	}
@@ -115,28 +117,28 @@ func (r *Reloader) Status(ctx context.Context, want int) (Status, error) {
 	if st.Sockets, err = r.instanceSockets(ctx); err != nil {
 		return st, err
 	}
-	loaded, err := r.Systemd.List(ctx, r.prefix()+"@*.service")
+	loaded, err := r.o.Systemd.List(ctx, r.o.Cluster.Instances())
 	if err != nil {
 		return st, err
 	}
 	names := r.numbers(loaded)
 	for i := 0; i < want; i++ {
-		names[i] = r.instance(i)
+		names[i] = r.o.Cluster.Instance(i)
 	}
 	for _, n := range sortedKeys(names) {
-		u, err := r.Systemd.Unit(ctx, names[n])
+		u, err := r.o.Systemd.Unit(ctx, names[n])
 		if err != nil {
 			return st, err
 		}
 		st.Instances = append(st.Instances, u)
 	}
 	// The spare shows while a rollout runs it.
-	if slices.Contains(loaded, r.spare()) {
-		u, err := r.Systemd.Unit(ctx, r.spare())
+	if slices.Contains(loaded, r.o.Cluster.Spare()) {
+		u, err := r.o.Systemd.Unit(ctx, r.o.Cluster.Spare())
 		if err != nil {
 			return st, err
 		}
-		if running(u) {
+		if u.Running() {
 			st.Instances = append(st.Instances, u)
 		}
 	}
@@ -193,14 +195,21 @@ func LoadReport(path string) (*Report, error) {
 	if err != nil {
 		return nil, fmt.Errorf("last rollout: %w", err)
 	}
-	return parseReport(b, path)
+	return ParseReport(b, path)
 }
 
-// parseReport reads a saved report; where names it in the error.
-func parseReport(b []byte, where string) (*Report, error) {
+// ParseReport reads a saved report; where names it in the error.
+func ParseReport(b []byte, where string) (*Report, error) {
 	var rep Report
 	if err := json.Unmarshal(b, &rep); err != nil {
 		return nil, fmt.Errorf("last rollout %s: %w", where, err)
 	}
 	return &rep, nil
+}
+
+// Interrupted reports whether the rollout of this report never ended: it
+// was saved while running, and the process running it is gone (killed,
+// or the machine rebooted).
+func (rep *Report) Interrupted() bool {
+	return rep.Running && !rep.Process.Alive()
 }

@@ -1,7 +1,6 @@
 package reloader
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -19,13 +18,19 @@ import (
 	"example.com/app/units"
 )
 
-func surging(f *fakeSystemd) *Reloader { return &Reloader{Systemd: f, Surge: units.SurgeOn} }
+// withMem is r with the machine's available memory read by mem.
+func withMem(r *Reloader, mem func() (uint64, error)) *Reloader {
+	r.memAvailable = mem
+	return r
+}
+
+func surging(f *fakeSystemd) *Reloader { return New(Options{Systemd: f, Surge: units.SurgeOn}) }
 
 func TestSurgeStartsSpareFirstAndStopsItLast(t *testing.T) {
 	f := newFake("app@0.service", "app@1.service", "app@2.service")
-	var out bytes.Buffer
+	var events []Event
 	rr := surging(f)
-	rr.Progress = func(e Event) { WriteEvent(&out, e) }
+	rr.o.Progress = func(e Event) { events = append(events, e) }
 	rep, err := rr.Reload(context.Background(), 3)
 	require.NoError(t, err)
 	assert.True(t, rep.OK)
@@ -40,8 +45,13 @@ func TestSurgeStartsSpareFirstAndStopsItLast(t *testing.T) {
 	}, f.mutations())
 	assert.Equal(t, []string{"surge", "restart", "restart", "restart", "stop"}, actionsOf(rep))
 	assert.Equal(t, "inactive", f.units["app@spare.service"].ActiveState, "the spare is gone at the end")
-	assert.Contains(t, out.String(), "[1/5] app@spare.service: starting the spare…")
-	assert.Contains(t, out.String(), "[5/5] app@spare.service: stopped pid")
+	// "[1/5] app@spare.service: starting the spare…" and "[5/5]
+	// app@spare.service: stopped pid …", as view.WriteEvent shows them.
+	assert.Equal(t, Event{Step: Step{Unit: "app@spare.service", Action: ActionSurge}, Index: 1, Total: 5}, events[0])
+	last := events[len(events)-1]
+	assert.True(t, last.Done)
+	assert.Equal(t, [4]any{"app@spare.service", ActionStop, 5, 5}, [4]any{last.Unit, last.Action, last.Index, last.Total})
+	assert.NotZero(t, last.OldPID)
 }
 
 func TestSurgeCatchesBrokenReleaseOnTheSpare(t *testing.T) {
@@ -60,11 +70,7 @@ func TestSurgeCatchesBrokenReleaseOnTheSpare(t *testing.T) {
 	assert.Equal(t, uint32(102), f.units["app@1.service"].MainPID)
 	require.NotNil(t, rep.Failure)
 	assert.Equal(t, "app@spare.service", rep.Failure.Unit)
-
-	var sum bytes.Buffer
-	WriteReport(&sum, rep)
-	assert.Contains(t, sum.String(), "rollout FAILED at app@spare.service")
-	assert.Contains(t, sum.String(), "caught on the spare: no instance was touched")
+	assert.True(t, rep.Failure.Spare, `view.WriteReport: "caught on the spare: no instance was touched"`)
 }
 
 func TestSurgeSpareStoppedWhenALaterInstanceFails(t *testing.T) {
@@ -84,7 +90,7 @@ func TestSurgeInterruptStillStopsTheSpare(t *testing.T) {
 	f := newFake("app@0.service", "app@1.service", "app@2.service")
 	ctx, cancel := context.WithCancel(context.Background())
 	rr := surging(f)
-	rr.Progress = func(e Event) {
+	rr.o.Progress = func(e Event) {
 		if e.Unit == "app@0.service" && e.Done {
 			cancel() // SIGINT while app@0 restarted
 		}
@@ -157,12 +163,12 @@ func TestSurgeDecision(t *testing.T) {
 					f.units["app@1.service"].Accounting = AccountingProcess
 				}
 			}
-			rr := &Reloader{Systemd: f, Surge: tc.mode, MemoryLimit: tc.limit, MemAvailable: func() (uint64, error) {
+			rr := withMem(New(Options{Systemd: f, Surge: tc.mode, MemoryLimit: tc.limit}), func() (uint64, error) {
 				if !tc.availOK {
 					return 0, errors.New("no meminfo")
 				}
 				return tc.avail, nil
-			}}
+			})
 			rep, err := rr.Reload(context.Background(), 2)
 			require.NoError(t, err)
 			assert.Equal(t, tc.surge, rep.Surge)
@@ -213,7 +219,7 @@ func TestProbeHaltsOnUnhealthyInstance(t *testing.T) {
 		return http.StatusOK
 	}, "0", "1", "2")
 	f := newFake("app@0.service", "app@1.service", "app@2.service")
-	rr := &Reloader{Systemd: f, Probe: testProbe(dir, 300*time.Millisecond, 20*time.Millisecond)}
+	rr := New(Options{Systemd: f, Probe: testProbe(dir, 300*time.Millisecond, 20*time.Millisecond)})
 	rep, err := rr.Reload(context.Background(), 3)
 	require.ErrorIs(t, err, ErrRolloutFailed)
 	require.ErrorIs(t, err, ErrUnhealthy)
@@ -232,7 +238,7 @@ func TestProbeWaitsForWarmInstance(t *testing.T) {
 		return http.StatusNoContent
 	}, "0")
 	f := newFake("app@0.service")
-	rr := &Reloader{Systemd: f, Probe: testProbe(dir, 5*time.Second, 10*time.Millisecond)}
+	rr := New(Options{Systemd: f, Probe: testProbe(dir, 5*time.Second, 10*time.Millisecond)})
 	_, err := rr.Reload(context.Background(), 1)
 	require.NoError(t, err)
 	assert.EqualValues(t, 4, calls.Load())
@@ -288,7 +294,7 @@ func TestProbeCatchesBrokenReleaseOnTheSpare(t *testing.T) {
 	probeServers(t, dir, func(string) int { return http.StatusInternalServerError }, "spare")
 	f := newFake("app@0.service", "app@1.service")
 	rr := surging(f)
-	rr.Probe = testProbe(dir, 100*time.Millisecond, 10*time.Millisecond)
+	rr.o.Probe = testProbe(dir, 100*time.Millisecond, 10*time.Millisecond)
 	rep, err := rr.Reload(context.Background(), 2)
 	require.ErrorIs(t, err, ErrUnhealthy)
 	assert.Equal(t, "app@spare.service", rep.Failure.Unit)

@@ -2,15 +2,12 @@ package reloader
 
 import (
 	"context"
-	"errors"
 	"os"
 	"path/filepath"
-	"strings"
-	"syscall"
 	"testing"
 	"time"
 
-	sd "github.com/coreos/go-systemd/v22/dbus"
+	"example.com/app/reloader/proc"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -22,7 +19,7 @@ func TestCanaryHoldCatchesEarlyDeathOnTheSpare(t *testing.T) {
 	f := newFake("app@0.service", "app@1.service")
 	f.crashAfter["app@spare.service"] = 3
 	rr := surging(f)
-	rr.CanaryHold, rr.HoldPoll = 300*time.Millisecond, 10*time.Millisecond
+	rr.o.CanaryHold, rr.o.HoldPoll = 300*time.Millisecond, 10*time.Millisecond
 	rep, err := rr.Reload(context.Background(), 2)
 	require.ErrorIs(t, err, ErrRolloutFailed)
 	assert.Contains(t, err.Error(), "surge app@spare.service: died during the 300ms hold after READY=1")
@@ -37,7 +34,7 @@ func TestCanaryHoldWithoutASpare(t *testing.T) {
 	f := newFake("app@0.service", "app@1.service")
 	f.crashAfter["app@0.service"] = 3
 	rr := r(f)
-	rr.CanaryHold, rr.HoldPoll = 300*time.Millisecond, 10*time.Millisecond
+	rr.o.CanaryHold, rr.o.HoldPoll = 300*time.Millisecond, 10*time.Millisecond
 	_, err := rr.Reload(context.Background(), 2)
 	require.ErrorIs(t, err, ErrRolloutFailed)
 	assert.Contains(t, err.Error(), "restart app@0.service: died during the 300ms hold")
@@ -45,7 +42,7 @@ func TestCanaryHoldWithoutASpare(t *testing.T) {
 
 	f = newFake("app@0.service", "app@1.service")
 	rr = r(f)
-	rr.CanaryHold, rr.HoldPoll = 200*time.Millisecond, 10*time.Millisecond
+	rr.o.CanaryHold, rr.o.HoldPoll = 200*time.Millisecond, 10*time.Millisecond
 	rep, err := rr.Reload(context.Background(), 2)
 	require.NoError(t, err)
 	assert.GreaterOrEqual(t, rep.Steps[0].Took, 200*time.Millisecond, "the canary is held")
@@ -94,7 +91,7 @@ func TestCheckpoints(t *testing.T) {
 	var saved []Report
 	var calls []int // how many calls systemd had had at each
 	rr := surging(f)
-	rr.Checkpoint = func(rep Report) { saved = append(saved, rep); calls = append(calls, len(f.calls)) }
+	rr.o.Checkpoint = func(rep Report) { saved = append(saved, rep); calls = append(calls, len(f.calls)) }
 	rep, err := rr.Reload(context.Background(), 2)
 	require.NoError(t, err)
 	require.Len(t, saved, 2*len(rep.Steps)+1, "as it begins, then as each step begins and ends")
@@ -118,8 +115,8 @@ func TestCheckpoints(t *testing.T) {
 }
 
 func TestAssess(t *testing.T) {
-	alive := func(*Process) bool { return true }
-	dead := func(*Process) bool { return false }
+	alive := func(*proc.Process) bool { return true }
+	dead := func(*proc.Process) bool { return false }
 	ok := &Report{OK: true, Steps: []Step{
 		{Unit: "app@spare.service", Action: ActionSurge, NewPID: 9},
 		{Unit: "app@0.service", Action: ActionRestart, NewPID: 10},
@@ -133,7 +130,7 @@ func TestAssess(t *testing.T) {
 		name  string
 		rep   *Report
 		inst  []Unit
-		alive func(*Process) bool
+		alive func(*proc.Process) bool
 		state string
 		since []string
 	}{
@@ -145,8 +142,8 @@ func TestAssess(t *testing.T) {
 			[]string{"app@1.service restarted since (pid 11 → 20, 3 restarts by systemd)"}},
 		{"failed since", ok, []Unit{{Name: "app@0.service", ActiveState: "failed", Result: "exit-code"}, up("app@1.service", 11)}, alive, RolloutDegraded,
 			[]string{"app@0.service failed (exit-code)"}},
-		{"running", &Report{Running: true, Process: &Process{PID: 1}}, nil, alive, RolloutRunning, nil},
-		{"interrupted", &Report{Running: true, Process: &Process{PID: 1}}, nil, dead, RolloutInterrupted, nil},
+		{"running", &Report{Running: true, Process: &proc.Process{PID: 1}}, nil, alive, RolloutRunning, nil},
+		{"interrupted", &Report{Running: true, Process: &proc.Process{PID: 1}}, nil, dead, RolloutInterrupted, nil},
 		{"failed", &Report{Failure: &Failure{Unit: "app@0.service"}}, nil, alive, RolloutFailed, nil},
 		{"incomplete", &Report{Error: "rollout interrupted before app@1"}, nil, alive, RolloutIncomplete, nil},
 	} {
@@ -155,30 +152,6 @@ func TestAssess(t *testing.T) {
 		assert.Equal(t, tc.state, st.RolloutState, tc.name)
 		assert.Equal(t, tc.since, st.SinceRollout, tc.name)
 	}
-}
-
-// An interrupted rollout: status says so, and which instances it left on
-// the new release, counting the one whose restart systemd finished after
-// the reloader was killed.
-func TestStatusOfAnInterruptedRollout(t *testing.T) {
-	rep := &Report{Running: true, Process: &Process{PID: 4242}, Started: time.Unix(0, 0), Steps: []Step{
-		{Unit: "app@spare.service", Action: ActionSurge, NewPID: 9},
-		{Unit: "app@0.service", Action: ActionRestart, OldPID: 1, NewPID: 10},
-		{Unit: "app@1.service", Action: ActionRestart, OldPID: 2, InProgress: true},
-	}}
-	up := func(name string, pid uint32) Unit {
-		return Unit{Name: name, ActiveState: "active", SubState: "running", MainPID: pid}
-	}
-	st := Status{Configured: 3, LastRollout: rep, Instances: []Unit{up("app@0.service", 10), up("app@1.service", 11), up("app@2.service", 3)}}
-	st.Assess(func(*Process) bool { return false })
-	var b strings.Builder
-	WriteStatus(&b, st, time.Now(), false)
-	out := b.String()
-	assert.Contains(t, out, "last rollout: INTERRUPTED, 1970-01-01T00:00:00Z, after 3 steps: the reloader (pid 4242) is gone")
-	assert.Contains(t, out, "started by it (the new release): app@0.service, app@1.service")
-	assert.Contains(t, out, "not reached (the release before): app@2.service")
-	assert.Contains(t, out, "run `app-reloader reload` to complete it")
-	assert.NotContains(t, out, "ok")
 }
 
 func TestLockWait(t *testing.T) {
@@ -196,30 +169,4 @@ func TestLockWait(t *testing.T) {
 	unlock2()
 	assert.GreaterOrEqual(t, time.Since(start), 250*time.Millisecond, "it waited for the holder")
 	assert.Len(t, told, 1, "told once")
-}
-
-type sdConn = sd.Conn
-
-// A wait for a job ends when the connection to systemd closes (go-systemd
-// never completes a job's channel then), and after its bound.
-func TestJobWaitIsBounded(t *testing.T) {
-	never := func(_ *sdConn, _ context.Context, _, _ string, _ chan<- string) (int, error) { return 1, nil }
-	closed := make(chan struct{})
-	d := &DBus{closed: closed, dial: func() (*sdConn, <-chan struct{}, error) { return nil, nil, errors.New("systemd is away") }}
-	go func() { time.Sleep(100 * time.Millisecond); close(closed) }()
-	start := time.Now()
-	_, err := d.job(context.Background(), "restart", never, "app@1.service", time.Hour)
-	require.ErrorIs(t, err, ErrBusClosed)
-	assert.Contains(t, err.Error(), "restart app@1.service: lost the connection to systemd while waiting for the job")
-	assert.Less(t, time.Since(start), 5*time.Second, "noticed at once")
-
-	d = &DBus{closed: make(chan struct{})}
-	_, err = d.job(context.Background(), "stop", never, "app@1.service", 50*time.Millisecond)
-	require.ErrorIs(t, err, ErrJobTimeout)
-	assert.Contains(t, err.Error(), "none after 50ms")
-
-	_, err = d.job(context.Background(), "stop", func(*sdConn, context.Context, string, string, chan<- string) (int, error) {
-		return 0, syscall.ECONNRESET
-	}, "app@1.service", time.Hour)
-	require.ErrorIs(t, err, syscall.ECONNRESET)
 }

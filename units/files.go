@@ -2,7 +2,9 @@ package units
 
 import (
 	"embed"
+	"fmt"
 	"strconv"
+	"strings"
 )
 
 // Files holds the unit files, under systemd/.
@@ -51,3 +53,81 @@ const UnitDir = "/lib/systemd/system"
 
 // Instance is the unit name of instance i, "app@i.service".
 func Instance(i int) string { return "app@" + strconv.Itoa(i) + ".service" }
+
+// Cluster names the units of one cluster; the package ships one, [App].
+// Every name the reloader and the command line use comes from here.
+type Cluster struct {
+	// Name is the units' prefix: "app" for app.socket, app@0.service, ….
+	Name string
+}
+
+// App is the cluster the package ships: app.socket, app@.service,
+// app.target, app-reload.service.
+var App = Cluster{Name: "app"}
+
+// Socket is the cluster's shared listening socket, app.socket.
+func (c Cluster) Socket() string { return c.Name + ".socket" }
+
+// Target is the unit that wants every instance, app.target.
+func (c Cluster) Target() string { return c.Name + ".target" }
+
+// ReloadUnit is the unit whose reload runs a rollout as root,
+// app-reload.service.
+func (c Cluster) ReloadUnit() string { return c.Name + "-reload.service" }
+
+// Template is the instances' template, app@.service.
+func (c Cluster) Template() string { return c.Name + "@.service" }
+
+// Instance is the unit of instance i, app@i.service.
+func (c Cluster) Instance(i int) string { return c.Name + "@" + strconv.Itoa(i) + ".service" }
+
+// Spare is the extra instance a rollout starts first, app@spare.service.
+func (c Cluster) Spare() string { return c.Name + "@spare.service" }
+
+// RolloutScope is the transient unit the spare is bound to,
+// app-rollout.scope.
+func (c Cluster) RolloutScope() string { return c.Name + "-rollout.scope" }
+
+// InstanceSocketTemplate is each instance's own socket with socket =
+// "reuseport", app@.socket.
+func (c Cluster) InstanceSocketTemplate() string { return c.Name + "@.socket" }
+
+// Instances is the glob of every instance unit, app@*.service.
+func (c Cluster) Instances() string { return c.Name + "@*.service" }
+
+// InstanceSockets is the glob of the instances' own sockets, app@*.socket.
+func (c Cluster) InstanceSockets() string { return c.Name + "@*.socket" }
+
+// SocketOf is an instance's own socket (socket = "reuseport"):
+// app@N.socket for app@N.service.
+func (c Cluster) SocketOf(instance string) string {
+	return strings.TrimSuffix(instance, ".service") + ".socket"
+}
+
+// InstanceNumber is N of app@N.service, when unit is one of the
+// cluster's numbered instances.
+func (c Cluster) InstanceNumber(unit string) (int, bool) {
+	n, ok := strings.CutPrefix(unit, c.Name+"@")
+	if !ok {
+		return 0, false
+	}
+	n, ok = strings.CutSuffix(n, ".service")
+	if !ok || n == "" || strings.Trim(n, "0123456789") != "" || len(n) > 1 && n[0] == '0' {
+		return 0, false
+	}
+	i, err := strconv.Atoi(n)
+	return i, err == nil
+}
+
+// InstanceUnit reads an instance as a person names it: 0, app@0,
+// app@0.service or spare.
+func (c Cluster) InstanceUnit(arg string) (string, error) {
+	name := strings.TrimSuffix(strings.TrimPrefix(arg, c.Name+"@"), ".service")
+	if name == "spare" {
+		return c.Spare(), nil
+	}
+	if name == "" || strings.Trim(name, "0123456789") != "" || len(name) > 1 && name[0] == '0' {
+		return "", fmt.Errorf("instance %q: want its number (0), %s@0 or %s@0.service", arg, c.Name, c.Name)
+	}
+	return c.Name + "@" + name + ".service", nil
+}

@@ -186,3 +186,34 @@ func TestGenerated(t *testing.T) {
 	require.NoError(t, err)
 	assert.False(t, ok, "another source file is another output")
 }
+
+// The package's cluster names its units as the unit files and the
+// generator do.
+func TestClusterNames(t *testing.T) {
+	c := units.App
+	assert.Equal(t, units.Socket, c.Socket())
+	assert.Equal(t, units.Target, c.Target())
+	assert.Equal(t, units.Reload, c.ReloadUnit())
+	assert.Equal(t, units.Template, c.Template())
+	assert.Equal(t, units.Spare, c.Spare())
+	assert.Equal(t, units.RolloutScope, c.RolloutScope())
+	assert.Equal(t, units.InstanceSocket, c.InstanceSocketTemplate())
+	assert.Equal(t, units.Instance(3), c.Instance(3))
+	assert.Equal(t, "app@3.socket", c.SocketOf(c.Instance(3)))
+	for unit, want := range map[string]int{"app@0.service": 0, "app@12.service": 12} {
+		n, ok := c.InstanceNumber(unit)
+		assert.True(t, ok, unit)
+		assert.Equal(t, want, n, unit)
+	}
+	for _, unit := range []string{"app@spare.service", "app@01.service", "other@1.service", "app@1.socket", "app@.service"} {
+		_, ok := c.InstanceNumber(unit)
+		assert.False(t, ok, unit)
+	}
+	for arg, want := range map[string]string{"0": "app@0.service", "app@1": "app@1.service", "app@2.service": "app@2.service", "spare": "app@spare.service"} {
+		got, err := c.InstanceUnit(arg)
+		assert.NoError(t, err, arg)
+		assert.Equal(t, want, got, arg)
+	}
+	_, err := c.InstanceUnit("x")
+	assert.EqualError(t, err, `instance "x": want its number (0), app@0 or app@0.service`)
+}

@@ -1,5 +1,6 @@
 // Command app-reloader rolls a new release over the cluster's instances one
-// at a time and shows their state. See package example.com/app/reloader.
+// at a time and shows their state. See package example.com/app/reloader/cli
+// for its commands and example.com/app/reloader for the rollout itself.
 package main
 
 import (
@@ -9,18 +10,18 @@ import (
 	"os/signal"
 	"syscall"
 
-	"example.com/app/reloader"
+	"example.com/app/reloader/cli"
 )
 
 func main() {
-	// The first SIGINT/SIGTERM ends the command: a rollout (reload, scale)
-	// lets the instance in progress finish and stops before the next; a
-	// second one quits at once (systemd still finishes the job it was
-	// given).
+	// The first SIGINT/SIGTERM ends the command: a rollout (reload, scale,
+	// deploy) lets the instance in progress finish and stops before the
+	// next; a second one quits at once (systemd still finishes the job it
+	// was given).
 	ctx, cancel := context.WithCancel(context.Background())
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
-	rollout := len(os.Args) > 1 && (os.Args[1] == "reload" || os.Args[1] == "scale" || os.Args[1] == "deploy")
+	rollout := len(os.Args) > 1 && cli.IsRollout(os.Args[1])
 	go func() {
 		<-sigs
 		if rollout {
@@ -31,7 +32,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "app-reloader: quitting; systemd finishes the job in progress")
 		os.Exit(130)
 	}()
-	code := reloader.CLI(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	code := cli.CLI(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	cancel()
 	os.Exit(code)
 }

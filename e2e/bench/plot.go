@@ -1,3 +1,5 @@
+//go:build linux
+
 package main
 
 import (
@@ -152,4 +154,32 @@ func restartMarks(evs []e2e.UnitEvent) []mark {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].at.Before(out[j].at) })
 	return out
+}
+
+// plots draws the latency of repetition 1's keep-alive rollouts and the
+// instances' shares, into the output directory; it returns them by name.
+func (b *bench) plots(recs []record) (map[string]string, error) {
+	prefix := "bench-"
+	if b.o.quick {
+		prefix = "bench-quick-"
+	}
+	plots := map[string]string{}
+	for _, r := range recs {
+		if r.rep != 1 || r.mode != modeKA {
+			continue
+		}
+		png, err := plotLatency(b.ctx, b.o.out, prefix+"latency-"+slug(r.system), r)
+		if err != nil {
+			return nil, err
+		}
+		plots[r.system] = png
+	}
+	for _, mode := range []string{modeKA, modeNew} {
+		png, err := plotShares(b.ctx, b.o.out, prefix+"shares-"+slug(mode), pickMode(recs, mode, 1), b.names)
+		if err != nil {
+			return nil, err
+		}
+		plots[mode] = png
+	}
+	return plots, nil
 }

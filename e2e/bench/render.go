@@ -1,46 +1,84 @@
+//go:build linux
+
 package main
 
 import (
 	"fmt"
 	"math"
 
-	"example.com/app/e2e"
-	"example.com/app/reloader"
 	"sort"
 	"strings"
 	"time"
+
+	"example.com/app/e2e"
 )
 
-// render writes BENCHMARKS.md from the records.
-func render(o options, recs []record, acts []actRec, ovs []overheadRec, spreads []spreadRec, instances []string, plots map[string]string, machine string, took time.Duration) string {
-	var b strings.Builder
-	p := func(format string, a ...any) { fmt.Fprintf(&b, format, a...) }
-	p("# Benchmarks\n\n")
-	p("Written by `make bench` (`go run ./e2e/bench`) on %s in %s. Everything below comes from that one run;\n", time.Now().UTC().Format("2006-01-02"), took.Round(time.Second))
-	p("rerun it to reproduce. These machines are noisy: compare the ratios, measured side by side, more than the absolute figures.\n\n")
-	p("- Machine: %s.\n", machine)
-	p("- Both managers run in the same throwaway systemd (systemd-nspawn), %d instances each, at the same time; only the one under test gets load.\n", o.instances)
-	p("- Workers: `app, Go worker` is `/usr/bin/app` under our units; `app, Node worker` and `pm2, Node worker` are the same file, `worker/node/worker.js`, under our units and under pm2 cluster mode (`wait_ready`, `listen_timeout` 50 s, `kill_timeout` 5 s, SIGINT → `Connection: close`: the recipe pm2 users follow).\n")
-	p("- Rollout: `app-reloader reload` (defaults: surge on) against `pm2 reload`, each timed from the start of the command to its return.\n")
-	p("- Load: vegeta on the host's loopback. Throughput is a closed loop of %d clients for 4 s. Latency is a fixed-rate (open-loop) attack, %d req/s over %d keep-alive connections or %d req/s with a new connection per request, for 15 s, with the rollout started 3 s in. \"Steady\" is the window from 0.5 s to the rollout, \"during\" the rollout itself. A failed request is any error (a client timeout is 10 s) or a status other than 200.\n", o.workers, o.rateKA, o.workers, o.rateNew)
-	p("- Every figure is min / **median** / max over %d repetitions, interleaved: each repetition runs every system in turn, in a rotating order.\n\n", o.reps)
+// results are everything a bench run measured, for the document.
+type results struct {
+	o         options
+	recs      []record
+	acts      []actRec
+	ovs       []overheadRec
+	spreads   []spreadRec
+	canary    []canaryRec
+	sockets   socketRun
+	instances []string
+	plots     map[string]string
+	machine   string
+	took      time.Duration
+}
 
-	systems := order(recs, func(r record) string { return r.system })
+// doc is the document being written.
+type doc struct{ strings.Builder }
+
+func (d *doc) p(format string, a ...any) { fmt.Fprintf(&d.Builder, format, a...) }
+
+// systems are the systems measured, in the order they were first run.
+func (r results) systems() []string { return order(r.recs, func(r record) string { return r.system }) }
+
+// render writes BENCHMARKS.md from the results, section by section.
+func render(r results) string {
+	d := &doc{}
+	for _, section := range []func(*doc, results){
+		header, rollouts, latencyPlots, fairness, spreadSection, sideBySide,
+		activation, overhead, errorsSeen, goals,
+	} {
+		section(d, r)
+	}
+	d.WriteString(gaps)
+	d.WriteString(renderCanary(r.canary))
+	d.WriteString(renderSockets(r.sockets, r.instances))
+	return d.String()
+}
+
+// header says how the run was made.
+func header(d *doc, r results) {
+	o, took, machine := r.o, r.took, r.machine
+	d.p("# Benchmarks\n\n")
+	d.p("Written by `make bench` (`go run ./e2e/bench`) on %s in %s. Everything below comes from that one run;\n", time.Now().UTC().Format("2006-01-02"), took.Round(time.Second))
+	d.p("rerun it to reproduce. These machines are noisy: compare the ratios, measured side by side, more than the absolute figures.\n\n")
+	d.p("- Machine: %s.\n", machine)
+	d.p("- Both managers run in the same throwaway systemd (systemd-nspawn), %d instances each, at the same time; only the one under test gets load.\n", o.instances)
+	d.p("- Workers: `app, Go worker` is `/usr/bin/app` under our units; `app, Node worker` and `pm2, Node worker` are the same file, `worker/node/worker.js`, under our units and under pm2 cluster mode (`wait_ready`, `listen_timeout` 50 s, `kill_timeout` 5 s, SIGINT → `Connection: close`: the recipe pm2 users follow).\n")
+	d.p("- Rollout: `app-reloader reload` (defaults: surge on) against `pm2 reload`, each timed from the start of the command to its return.\n")
+	d.p("- Load: vegeta on the host's loopback. Throughput is a closed loop of %d clients for 4 s. Latency is a fixed-rate (open-loop) attack, %d req/s over %d keep-alive connections or %d req/s with a new connection per request, for 15 s, with the rollout started 3 s in. \"Steady\" is the window from 0.5 s to the rollout, \"during\" the rollout itself. A failed request is any error (a client timeout is 10 s) or a status other than 200.\n", o.workers, o.rateKA, o.workers, o.rateNew)
+	d.p("- Every figure is min / **median** / max over %d repetitions, interleaved: each repetition runs every system in turn, in a rotating order.\n\n", o.reps)
+}
+
+// rollouts is the rollout-under-load table of each load mode.
+func rollouts(d *doc, r results) {
+	recs, systems := r.recs, r.systems()
 	for _, mode := range []string{modeKA, modeNew} {
-		p("## Rollout under load, %s\n\n", mode)
-		p("| system | failed / sent | throughput (req/s) | steady p50 | steady p99 | steady p99.9 | during p50 | during p99 | during p99.9 | p99 during ÷ steady | rollout |\n")
-		p("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n")
+		d.p("## Rollout under load, %s\n\n", mode)
+		d.p("| system | failed / sent | throughput (req/s) | steady p50 | steady p99 | steady p99.9 | during p50 | during p99 | during p99.9 | p99 during ÷ steady | rollout |\n")
+		d.p("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n")
 		for _, sys := range systems {
 			rs := pick(recs, sys, mode)
 			if len(rs) == 0 {
 				continue
 			}
-			failed, sent := 0, 0
-			for _, r := range rs {
-				failed += r.failed
-				sent += r.sent
-			}
-			p("| %s | %d / %d | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", sys, failed, sent,
+			failed, sent := failedOf(rs)
+			d.p("| %s | %d / %d | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", sys, failed, sent,
 				f(rs, func(r record) float64 { return r.throughput }, "%.0f"),
 				lat(rs, func(r record) time.Duration { return r.steady.P50 }),
 				lat(rs, func(r record) time.Duration { return r.steady.P99 }),
@@ -51,21 +89,30 @@ func render(o options, recs []record, acts []actRec, ovs []overheadRec, spreads 
 				f(rs, func(r record) float64 { return ratio(r.during.P99, r.steady.P99) }, "%.2f"),
 				f(rs, func(r record) float64 { return r.rollout.Seconds() }, "%.2fs"))
 		}
-		p("\n")
+		d.p("\n")
 	}
 
-	p("### Latency through one rollout (repetition 1, keep-alive)\n\n")
-	p("Every request's latency, in the order sent; dashed lines bound the rollout, red lines mark each instance becoming ready (systemd's journal), so the stalls can be matched to restarts.\n\n")
+}
+
+// latencyPlots shows every request of one rollout per system.
+func latencyPlots(d *doc, r results) {
+	plots, systems := r.plots, r.systems()
+	d.p("### Latency through one rollout (repetition 1, keep-alive)\n\n")
+	d.p("Every request's latency, in the order sent; dashed lines bound the rollout, red lines mark each instance becoming ready (systemd's journal), so the stalls can be matched to restarts.\n\n")
 	for _, sys := range systems {
 		if png, ok := plots[sys]; ok {
-			p("![%s](%s)\n\n", sys, png)
+			d.p("![%s](%s)\n\n", sys, png)
 		}
 	}
 
-	p("## Fairness: share of requests by instance\n\n")
-	p("max ÷ min of the requests each instance served (%s), before the rollout and from 1 s after it to the end of the load; 1.00 is even, ∞ means an instance got none.\n\n", strings.Join(instances, ", "))
-	p("| system | load | before | after |\n| --- | --- | --- | --- |\n")
-	worstNew := map[string]float64{}
+}
+
+// fairness is each instance's share of requests, before and after a rollout.
+func fairness(d *doc, r results) {
+	recs, systems, instances, plots := r.recs, r.systems(), r.instances, r.plots
+	d.p("## Fairness: share of requests by instance\n\n")
+	d.p("max ÷ min of the requests each instance served (%s), before the rollout and from 1 s after it to the end of the load; 1.00 is even, ∞ means an instance got none.\n\n", strings.Join(instances, ", "))
+	d.p("| system | load | before | after |\n| --- | --- | --- | --- |\n")
 	for _, sys := range systems {
 		for _, mode := range []string{modeNew, modeKA} {
 			rs := pick(recs, sys, mode)
@@ -74,24 +121,23 @@ func render(o options, recs []record, acts []actRec, ovs []overheadRec, spreads 
 			}
 			bf := f(rs, func(r record) float64 { return e2e.Imbalance(r.shareBefore, instances) }, "%.2f")
 			af := f(rs, func(r record) float64 { return e2e.Imbalance(r.shareAfter, instances) }, "%.2f")
-			p("| %s | %s | %s | %s |\n", sys, mode, bf, af)
-			if mode == modeNew && !strings.HasPrefix(sys, "pm2") {
-				for _, r := range rs {
-					worstNew[sys] = max(worstNew[sys], e2e.Imbalance(r.shareBefore, instances), e2e.Imbalance(r.shareAfter, instances))
-				}
-			}
+			d.p("| %s | %s | %s | %s |\n", sys, mode, bf, af)
 		}
 	}
-	p("\n")
+	d.p("\n")
 	for _, mode := range []string{modeKA, modeNew} {
 		if png, ok := plots[mode]; ok {
-			p("![shares, %s](%s)\n\n", mode, png)
+			d.p("![shares, %s](%s)\n\n", mode, png)
 		}
 	}
-	p("### Keep-alive load spreading again after a rollout\n\n")
-	p("Keep-alive load at a fixed rate through a rollout and %s after it. \"Spread again\" is the time from the end of the rollout until every later one-second window has max ÷ min ≤ %.1f. The load is vegeta's (2000 requests/s, up to 16 connections), which at this rate keeps only a few connections busy, so a one-second window weighs one or two connections: this is what a client with a small pool sees. The four-figure table at the end measures the spread with 32 paced keep-alive clients instead, each instance's share of requests being its share of connections.\n\n", secsOf(spreads), spreadGoal)
-	p("| setup | spread again after (min / median / max) | max ÷ min over the last 5 s |\n| --- | --- | --- |\n")
-	var worstSpread time.Duration
+}
+
+// spreadSection is how soon keep-alive load spreads again after a rollout.
+func spreadSection(d *doc, r results) {
+	spreads := r.spreads
+	d.p("### Keep-alive load spreading again after a rollout\n\n")
+	d.p("Keep-alive load at a fixed rate through a rollout and %s after it. \"Spread again\" is the time from the end of the rollout until every later one-second window has max ÷ min ≤ %.1f. The load is vegeta's (2000 requests/s, up to 16 connections), which at this rate keeps only a few connections busy, so a one-second window weighs one or two connections: this is what a client with a small pool sees. The four-figure table at the end measures the spread with 32 paced keep-alive clients instead, each instance's share of requests being its share of connections.\n\n", secsOf(spreads), spreadGoal)
+	d.p("| setup | spread again after (min / median / max) | max ÷ min over the last 5 s |\n| --- | --- | --- |\n")
 	for _, label := range order2(spreads) {
 		var after []string
 		var final []float64
@@ -99,22 +145,20 @@ func render(o options, recs []record, acts []actRec, ovs []overheadRec, spreads 
 			if r.label == label {
 				after = append(after, spreadAfter(r))
 				final = append(final, r.final)
-				if strings.Contains(label, "caps on") {
-					if r.after < 0 {
-						worstSpread = time.Hour
-					} else {
-						worstSpread = max(worstSpread, r.after)
-					}
-				}
 			}
 		}
-		p("| %s | %s | %s |\n", label, strings.Join(after, ", "), fx(final, "%.2f"))
+		d.p("| %s | %s | %s |\n", label, strings.Join(after, ", "), fx(final, "%.2f"))
 	}
-	p("\n")
+	d.p("\n")
 
-	p("## Side by side: app ÷ pm2, per repetition\n\n")
-	p("Each ratio pairs the runs of one repetition (same minutes, same machine state); above 1 means app is higher.\n\n")
-	p("| comparison | load | throughput | steady p99 | during p99 | rollout time |\n| --- | --- | --- | --- | --- | --- |\n")
+}
+
+// sideBySide pairs app and pm2 within each repetition.
+func sideBySide(d *doc, r results) {
+	recs, systems := r.recs, r.systems()
+	d.p("## Side by side: app ÷ pm2, per repetition\n\n")
+	d.p("Each ratio pairs the runs of one repetition (same minutes, same machine state); above 1 means app is higher.\n\n")
+	d.p("| comparison | load | throughput | steady p99 | during p99 | rollout time |\n| --- | --- | --- | --- | --- | --- |\n")
 	for _, sys := range systems {
 		if strings.HasPrefix(sys, "pm2") {
 			continue
@@ -135,15 +179,19 @@ func render(o options, recs []record, acts []actRec, ovs []overheadRec, spreads 
 			if len(tp) == 0 {
 				continue
 			}
-			p("| %s ÷ pm2 | %s | %s | %s | %s | %s |\n", sys, mode, fx(tp, "%.2f"), fx(sp, "%.2f"), fx(dp, "%.2f"), fx(rt, "%.2f"))
+			d.p("| %s ÷ pm2 | %s | %s | %s | %s | %s |\n", sys, mode, fx(tp, "%.2f"), fx(sp, "%.2f"), fx(dp, "%.2f"), fx(rt, "%.2f"))
 		}
 	}
-	p("\n")
+	d.p("\n")
 
-	p("## Cost of socket activation\n\n")
-	p("The same binary (`/usr/bin/app`) as two transient units: one listening on its own address, one on a socket systemd passes it (`systemd-run --socket-property=ListenStream=…`). Closed loop, %d clients, 5 s per run, in the order A B B A within each repetition (so that drift cancels), each figure the mean of the two runs; ratio = activated ÷ listening itself, paired within each repetition.\n\n", o.workers)
-	p("| load | listening itself (req/s) | socket-activated (req/s) | ratio | p99 itself | p99 activated |\n| --- | --- | --- | --- | --- | --- |\n")
-	var worstAct float64 = -1
+}
+
+// activation compares the worker socket-activated and listening itself.
+func activation(d *doc, r results) {
+	o, acts := r.o, r.acts
+	d.p("## Cost of socket activation\n\n")
+	d.p("The same binary (`/usr/bin/app`) as two transient units: one listening on its own address, one on a socket systemd passes it (`systemd-run --socket-property=ListenStream=…`). Closed loop, %d clients, 5 s per run, in the order A B B A within each repetition (so that drift cancels), each figure the mean of the two runs; ratio = activated ÷ listening itself, paired within each repetition.\n\n", o.workers)
+	d.p("| load | listening itself (req/s) | socket-activated (req/s) | ratio | p99 itself | p99 activated |\n| --- | --- | --- | --- | --- | --- |\n")
 	for _, mode := range []string{modeKA, modeNew} {
 		var plain, act, ratios, p99a, p99b []float64
 		for _, a := range acts {
@@ -163,18 +211,18 @@ func render(o options, recs []record, acts []actRec, ovs []overheadRec, spreads 
 		if len(ratios) == 0 {
 			continue
 		}
-		_, mid, _ := spread(ratios)
-		if worstAct < 0 || mid < worstAct {
-			worstAct = mid
-		}
-		p("| %s | %s | %s | %s | %s ms | %s ms |\n", mode, fx(plain, "%.0f"), fx(act, "%.0f"), fx(ratios, "%.3f"), fx(p99a, "%.2f"), fx(p99b, "%.2f"))
+		d.p("| %s | %s | %s | %s | %s ms | %s ms |\n", mode, fx(plain, "%.0f"), fx(act, "%.0f"), fx(ratios, "%.3f"), fx(p99a, "%.2f"), fx(p99b, "%.2f"))
 	}
-	p("\n")
+	d.p("\n")
 
-	p("## Rollout overhead by instance count\n\n")
-	p("No load. `app-reloader reload` (surge on: the spare, then every instance, then the spare stopped; surge off: every instance), timed from the command's start to its return, against the sum of every started unit's own start-up (systemd's `Starting` to `Started` in the journal: exec to `READY=1`). Overhead per instance = (rollout − start-ups) ÷ instances; daemon-reload would be part of it and is shown apart (0 when skipped: nothing changed). With surge off there is no spare to start and stop.\n\n")
-	p("| instances | surge | rollout | daemon-reload | sum of own start-ups | overhead per instance |\n| --- | --- | --- | --- | --- | --- |\n")
-	worstOv := time.Duration(0)
+}
+
+// overhead is what a rollout costs beyond the instances' own start-up.
+func overhead(d *doc, r results) {
+	ovs := r.ovs
+	d.p("## Rollout overhead by instance count\n\n")
+	d.p("No load. `app-reloader reload` (surge on: the spare, then every instance, then the spare stopped; surge off: every instance), timed from the command's start to its return, against the sum of every started unit's own start-up (systemd's `Starting` to `Started` in the journal: exec to `READY=1`). Overhead per instance = (rollout − start-ups) ÷ instances; daemon-reload would be part of it and is shown apart (0 when skipped: nothing changed). With surge off there is no spare to start and stop.\n\n")
+	d.p("| instances | surge | rollout | daemon-reload | sum of own start-ups | overhead per instance |\n| --- | --- | --- | --- | --- | --- |\n")
 	for _, n := range []int{2, 4, 8} {
 		for _, surge := range []bool{true, false} {
 			var rs []overheadRec
@@ -193,24 +241,21 @@ func render(o options, recs []record, acts []actRec, ovs []overheadRec, spreads 
 				}
 				return fx(xs, format)
 			}
-			per := make([]float64, len(rs))
-			for i, r := range rs {
-				per[i] = float64(r.perInstance()) / float64(time.Millisecond)
-			}
-			_, mid, _ := spread(per)
-			if surge {
-				worstOv = max(worstOv, time.Duration(mid*float64(time.Millisecond)))
-			}
-			p("| %d | %s | %s s | %s s | %s s | %s ms |\n", n, map[bool]string{true: "on", false: "off"}[surge],
+			d.p("| %d | %s | %s s | %s s | %s s | %s ms |\n", n, map[bool]string{true: "on", false: "off"}[surge],
 				g(func(r overheadRec) float64 { return r.total.Seconds() }, "%.2f"),
 				g(func(r overheadRec) float64 { return r.daemonReload.Seconds() }, "%.2f"),
 				g(func(r overheadRec) float64 { return r.startups.Seconds() }, "%.2f"),
 				g(func(r overheadRec) float64 { return float64(r.perInstance()) / float64(time.Millisecond) }, "%.0f"))
 		}
 	}
-	p("\n")
+	d.p("\n")
 
-	p("## Errors seen\n\n")
+}
+
+// errorsSeen lists every failed request's error.
+func errorsSeen(d *doc, r results) {
+	recs := r.recs
+	d.p("## Errors seen\n\n")
 	any := false
 	for _, r := range recs {
 		if len(r.errs) == 0 {
@@ -222,22 +267,28 @@ func render(o options, recs []record, acts []actRec, ovs []overheadRec, spreads 
 			es = append(es, fmt.Sprintf("%d× %s", n, e))
 		}
 		sort.Strings(es)
-		p("- %s, %s, repetition %d: %s\n", r.system, r.mode, r.rep, strings.Join(es, "; "))
+		d.p("- %s, %s, repetition %d: %s\n", r.system, r.mode, r.rep, strings.Join(es, "; "))
 	}
 	if !any {
-		p("None: every request of every run succeeded.\n")
+		d.p("None: every request of every run succeeded.\n")
 	}
-	p("\n## Goals\n\n")
-	p("| goal | system | result |\n| --- | --- | --- |\n")
+}
+
+// goals puts each goal beside its result.
+func goals(d *doc, r results) {
+	recs, systems, ovs, spreads := r.recs, r.systems(), r.ovs, r.spreads
+	worstAct, worstOv, worstNew, worstSpread := worstActivation(r.acts), worstOverhead(ovs), worstNewShares(recs, r.instances), worstSpreadAfter(spreads)
+	d.p("\n## Goals\n\n")
+	d.p("| goal | system | result |\n| --- | --- | --- |\n")
 	if worstAct >= 0 {
-		p("| socket-activated ≥ 0.98 × listening itself | app, Go worker | %s |\n", verdict(worstAct >= 0.98, fmt.Sprintf("median ratio %.3f in the worse load", worstAct)))
+		d.p("| socket-activated ≥ 0.98 × listening itself | app, Go worker | %s |\n", verdict(worstAct >= 0.98, fmt.Sprintf("median ratio %.3f in the worse load", worstAct)))
 	}
 	if len(ovs) > 0 {
-		p("| rollout overhead ≤ 50 ms per instance | app, surge on (the default) | %s |\n", verdict(worstOv <= 50*time.Millisecond, fmt.Sprintf("median %s at worst", worstOv.Round(time.Millisecond))))
+		d.p("| rollout overhead ≤ 50 ms per instance | app, surge on (the default) | %s |\n", verdict(worstOv <= 50*time.Millisecond, fmt.Sprintf("median %s at worst", worstOv.Round(time.Millisecond))))
 	}
 	for _, sys := range systems {
 		if w, ok := worstNew[sys]; ok {
-			p("| fairness max/min ≤ 1.25 with new connections | %s | %s |\n", sys, verdict(w <= 1.25, fmt.Sprintf("worst run %.2f", w)))
+			d.p("| fairness max/min ≤ 1.25 with new connections | %s | %s |\n", sys, verdict(w <= 1.25, fmt.Sprintf("worst run %.2f", w)))
 		}
 	}
 	if len(spreads) > 0 {
@@ -245,7 +296,7 @@ func render(o options, recs []record, acts []actRec, ovs []overheadRec, spreads 
 		if worstSpread == time.Hour {
 			detail = "not spread within the load in some run"
 		}
-		p("| keep-alive load spread again (≤ 1.5) within 30 s of a rollout | app, caps on | %s |\n", verdict(worstSpread <= 30*time.Second, detail))
+		d.p("| keep-alive load spread again (≤ 1.5) within 30 s of a rollout | app, caps on | %s |\n", verdict(worstSpread <= 30*time.Second, detail))
 	}
 	for _, sys := range systems {
 		failed := 0
@@ -256,11 +307,90 @@ func render(o options, recs []record, acts []actRec, ovs []overheadRec, spreads 
 				worst = max(worst, ratio(r.during.P99, r.steady.P99))
 			}
 		}
-		p("| 0 failed requests in every rollout | %s | %s |\n", sys, verdict(failed == 0, fmt.Sprintf("%d failed", failed)))
-		p("| p99 during a rollout ≤ 1.5 × steady p99 | %s | %s |\n", sys, verdict(worst <= 1.5, fmt.Sprintf("worst run %.2f×", worst)))
+		d.p("| 0 failed requests in every rollout | %s | %s |\n", sys, verdict(failed == 0, fmt.Sprintf("%d failed", failed)))
+		d.p("| p99 during a rollout ≤ 1.5 × steady p99 | %s | %s |\n", sys, verdict(worst <= 1.5, fmt.Sprintf("worst run %.2f×", worst)))
 	}
-	b.WriteString(gaps)
-	return b.String()
+}
+
+// failedOf is the failed and the sent requests of the runs, summed.
+func failedOf(rs []record) (failed, sent int) {
+	for _, r := range rs {
+		failed += r.failed
+		sent += r.sent
+	}
+	return failed, sent
+}
+
+// worstActivation is the lower median ratio of socket-activated to
+// listening itself over the load modes; -1 without runs.
+func worstActivation(acts []actRec) float64 {
+	worst := -1.0
+	for _, mode := range []string{modeKA, modeNew} {
+		var ratios []float64
+		for _, a := range acts {
+			if a.mode != mode || a.how != "socket-activated" {
+				continue
+			}
+			for _, b := range acts {
+				if b.mode == mode && b.how == "listening itself" && b.rep == a.rep {
+					ratios = append(ratios, a.rate/b.rate)
+				}
+			}
+		}
+		if len(ratios) == 0 {
+			continue
+		}
+		if _, mid, _ := spread(ratios); worst < 0 || mid < worst {
+			worst = mid
+		}
+	}
+	return worst
+}
+
+// worstOverhead is the highest median overhead per instance with surge on.
+func worstOverhead(ovs []overheadRec) time.Duration {
+	var worst time.Duration
+	for _, n := range []int{2, 4, 8} {
+		var per []float64
+		for _, r := range ovs {
+			if r.n == n && r.surge {
+				per = append(per, float64(r.perInstance())/float64(time.Millisecond))
+			}
+		}
+		if len(per) > 0 {
+			_, mid, _ := spread(per)
+			worst = max(worst, time.Duration(mid*float64(time.Millisecond)))
+		}
+	}
+	return worst
+}
+
+// worstNewShares is, per system under app, the worst max ÷ min of the
+// instances' shares of new connections, before or after a rollout.
+func worstNewShares(recs []record, instances []string) map[string]float64 {
+	worst := map[string]float64{}
+	for _, r := range recs {
+		if r.mode == modeNew && !strings.HasPrefix(r.system, "pm2") {
+			worst[r.system] = max(worst[r.system], e2e.Imbalance(r.shareBefore, instances), e2e.Imbalance(r.shareAfter, instances))
+		}
+	}
+	return worst
+}
+
+// worstSpreadAfter is the longest time, with the caps on, until keep-alive
+// load spread again; an hour when it did not within the load.
+func worstSpreadAfter(spreads []spreadRec) time.Duration {
+	var worst time.Duration
+	for _, r := range spreads {
+		if !strings.Contains(r.label, "caps on") {
+			continue
+		}
+		if r.after < 0 {
+			return time.Hour
+		}
+		worst = max(worst, r.after)
+	}
+	return worst
 }
 
 // gaps is what the misses in the goals table come from, and what would
@@ -387,74 +517,6 @@ func secsOf(rs []spreadRec) string {
 		return "some time"
 	}
 	return rs[0].window.String()
-}
-
-// renderSockets is the comparison of one shared socket with one
-// SO_REUSEPORT socket per instance.
-func renderSockets(sr socketRun, instances []string) string {
-	recs, downs := sr.recs, sr.downs
-	if len(recs) == 0 {
-		return ""
-	}
-	var b strings.Builder
-	p := func(format string, a ...any) { fmt.Fprintf(&b, format, a...) }
-	p("\n## One shared socket, or one SO_REUSEPORT socket per instance\n\n")
-	p("By default the instances share one listening socket (`socket = \"shared\"`: `app.socket`, one accept queue for all), and the reference worker takes connections from it in turn with the other instances (`-accept fair`, the default: `activation.Fair`, an EPOLLEXCLUSIVE registration re-armed after each accept, so that the kernel wakes the instance that has waited longest). With Go's own accept (`APP_ACCEPT=go`) every instance's poller is woken for each connection and whichever runs first takes it. With `socket = \"reuseport\"` each instance has its own socket on the same address (`app@N.socket`, `ReusePort=yes`), and the kernel hashes each new connection to one of them. Same Go worker, %d instances, rolled by `app-reloader reload` one at a time with no spare (`surge = false`; with `\"reuseport\"` a rollout never uses one); the last rows are the defaults as shipped (shared socket, fair accept, a spare during rollouts) and pm2 cluster mode with the Node worker, for the four figures below. Throughput is the closed loop of the rollout runs (16 clients, 4 s); the mode is switched between runs the way `app-reloader` says to: `%s`.\n\n", len(instances), reloader.ApplyListenChange("app"))
-	p("| sockets | load | throughput (req/s) | fairness max ÷ min, before | after the rollout | steady p99 | p99 during the rollout | failed / sent |\n| --- | --- | --- | --- | --- | --- | --- | --- |\n")
-	for _, sys := range order(recs, func(r record) string { return r.system }) {
-		for _, mode := range []string{modeNew, modeKA} {
-			rs := pick(recs, sys, mode)
-			if len(rs) == 0 {
-				continue
-			}
-			failed, sent := 0, 0
-			for _, r := range rs {
-				failed += r.failed
-				sent += r.sent
-			}
-			p("| %s | %s | %s | %s | %s | %s | %s | %d / %d |\n", sys, mode,
-				f(rs, func(r record) float64 { return r.throughput }, "%.0f"),
-				f(rs, func(r record) float64 { return e2e.Imbalance(r.shareBefore, instances) }, "%.2f"),
-				f(rs, func(r record) float64 { return e2e.Imbalance(r.shareAfter, instances) }, "%.2f"),
-				lat(rs, func(r record) time.Duration { return r.steady.P99 }),
-				lat(rs, func(r record) time.Duration { return r.during.P99 }), failed, sent)
-		}
-	}
-	p("\nWith one instance taken out (`systemctl stop` of it, or of its socket) for 5 s under new-connection load, then started again (`systemctl start app@1.service`):\n\n")
-	p("| sockets | stopped | failed / sent | p99 while it was down | max while it was down | requests sent meanwhile that the stopped instance answered (they waited for it) |\n| --- | --- | --- | --- | --- | --- |\n")
-	labels := map[string]bool{}
-	for _, d := range downs {
-		key := d.label + "|" + d.stopped
-		if labels[key] {
-			continue
-		}
-		labels[key] = true
-		var ds []downRec
-		for _, x := range downs {
-			if x.label == d.label && x.stopped == d.stopped {
-				ds = append(ds, x)
-			}
-		}
-		g := func(v func(downRec) float64, format string) string {
-			xs := make([]float64, len(ds))
-			for i, x := range ds {
-				xs[i] = v(x)
-			}
-			return fx(xs, format)
-		}
-		failed, sent := 0, 0
-		for _, x := range ds {
-			failed += x.failed
-			sent += x.sent
-		}
-		p("| %s | `%s` | %d / %d | %s ms | %s ms | %s |\n", d.label, d.stopped, failed, sent,
-			g(func(x downRec) float64 { return float64(x.down.P99) / float64(time.Millisecond) }, "%.1f"),
-			g(func(x downRec) float64 { return float64(x.down.Max) / float64(time.Millisecond) }, "%.1f"),
-			g(func(x downRec) float64 { return float64(x.shareOne) }, "%.0f"))
-	}
-	p("%s", renderGoals(sr, instances, refReusePort))
-	p("%s", whichSocket)
-	return b.String()
 }
 
 // whichSocket is when to choose each socket mode; like gaps, it names

@@ -1,3 +1,5 @@
+//go:build linux
+
 // Command demo is `make demo`: on a throwaway systemd it installs the
 // cluster from a .deb, puts bounded load on it, installs a newer .deb under
 // that load, and shows what happened. It changes nothing on the host.

@@ -1,0 +1,97 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func runCLI(args ...string) (int, string, string) {
+	var out, errb bytes.Buffer
+	code := CLI(context.Background(), args, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func TestCLICheck(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.toml")
+	require.NoError(t, os.WriteFile(good, []byte("instances = 3\nlisten = [\"127.0.0.1:9000\"]\n"), 0o644))
+	code, out, _ := runCLI("check", "-config", good)
+	assert.Equal(t, 0, code)
+	assert.Equal(t, good+": ok (3 instances, listen 127.0.0.1:9000, socket shared)\n", out)
+	require.NoError(t, os.WriteFile(good, []byte("instances = 3\nlisten = [\"127.0.0.1:9000\"]\nsocket = \"reuseport\"\n"), 0o644))
+	_, out, _ = runCLI("check", "-config", good)
+	assert.Equal(t, good+": ok (3 instances, listen 127.0.0.1:9000, socket reuseport)\n", out)
+
+	// Secrets in a file every local user can read: said, not refused.
+	secret := filepath.Join(dir, "secret.toml")
+	require.NoError(t, os.WriteFile(secret, []byte("[env]\nAPI_KEY = \"s3cret\"\n"), 0o644))
+	code, _, errs := runCLI("check", "-config", secret)
+	assert.Equal(t, 0, code)
+	assert.Contains(t, errs, "warning: "+secret+" holds [env] and every local user can read it: chmod o-rwx "+secret)
+	require.NoError(t, os.Chmod(secret, 0o640))
+	_, _, errs = runCLI("check", "-config", secret)
+	assert.Empty(t, errs)
+
+	bad := filepath.Join(dir, "bad.toml")
+	require.NoError(t, os.WriteFile(bad, []byte("instances = 3\nlisten = [\"nowhere\"]\n"), 0o644))
+	code, _, errs = runCLI("check", "-config", bad)
+	assert.Equal(t, 1, code)
+	assert.Contains(t, errs, bad+`:2: listen: "nowhere"`)
+
+	code, _, errs = runCLI("reload", "-config", bad)
+	assert.Equal(t, 1, code, "reload refuses bad config before connecting to anything")
+	assert.Contains(t, errs, "nothing was changed")
+}
+
+func TestCLIUsage(t *testing.T) {
+	code, _, errs := runCLI()
+	assert.Equal(t, 2, code)
+	assert.Contains(t, errs, "usage: app-reloader COMMAND")
+	code, _, errs = runCLI("frobnicate")
+	assert.Equal(t, 2, code)
+	assert.Contains(t, errs, `unknown command "frobnicate"`)
+	code, _, _ = runCLI("status", "-bogus")
+	assert.Equal(t, 2, code)
+	code, _, _ = runCLI("help")
+	assert.Equal(t, 0, code)
+}
+
+func TestCLIGuard(t *testing.T) {
+	dir := t.TempDir()
+	for i := 0; i < 2; i++ {
+		code, _, errs := runCLI("guard", "-dir", dir, "-max-restarts", "1", "app@1.service")
+		assert.Equal(t, 0, code, errs)
+	}
+	code, _, errs := runCLI("guard", "-dir", dir, "-max-restarts", "1", "app@1.service")
+	assert.Equal(t, 1, code, "the third start within a minute is refused")
+	assert.Contains(t, errs, "app@1.service started 3 times within 1m0s: crash loop: not starting it again")
+
+	code, _, _ = runCLI("guard", "-dir", dir)
+	assert.Equal(t, 2, code, "a unit is required")
+}
+
+func TestCLIGuardStopped(t *testing.T) {
+	dir := t.TempDir()
+	for i := 0; i < 5; i++ {
+		code, _, errs := runCLI("guard", "-dir", dir, "-max-restarts", "1", "app@1.service")
+		require.Equal(t, 0, code, "start %d: %s", i+1, errs)
+		t.Setenv("SERVICE_RESULT", "success")
+		code, _, errs = runCLI("guard", "-dir", dir, "-stopped", "app@1.service")
+		require.Equal(t, 0, code, errs)
+	}
+	t.Setenv("SERVICE_RESULT", "signal")
+	for i := 0; i < 2; i++ {
+		code, _, errs := runCLI("guard", "-dir", dir, "-max-restarts", "1", "app@1.service")
+		require.Equal(t, 0, code, errs)
+		code, _, _ = runCLI("guard", "-dir", dir, "-stopped", "app@1.service")
+		require.Equal(t, 0, code)
+	}
+	code, _, _ := runCLI("guard", "-dir", dir, "-max-restarts", "1", "app@1.service")
+	assert.Equal(t, 1, code, "two killed runs, then a third start within a minute")
+}

@@ -1,0 +1,40 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+
+	"example.com/app/reloader/journal"
+	"example.com/app/reloader/view"
+	"example.com/app/units"
+)
+
+func runLogs(ctx context.Context, o *cli, args []string) int {
+	fs := o.flags("logs")
+	follow := fs.Bool("f", false, "follow: keep printing new lines until interrupted")
+	lines := fs.Int("n", 50, "how many of the last lines to print first")
+	since := fs.String("since", "", "start at this time, as journalctl --since takes it (\"10 min ago\", \"2026-11-26 09:00\")")
+	asJSON := fs.Bool("json", false, "one JSON object per line: time, unit, pid, priority, message")
+	if code := o.parse(fs, args, 0, 1); code >= 0 {
+		return code
+	}
+	if *lines < 0 {
+		fmt.Fprintf(o.stderr, "app-reloader logs: -n %d: want 0 or more\n", *lines)
+		return 2
+	}
+	sel := journal.Options{Units: []string{units.App.Instances()}, Lines: *lines, Follow: *follow, Since: *since}
+	if fs.NArg() == 1 {
+		unit, err := units.App.InstanceUnit(fs.Arg(0))
+		if err != nil {
+			fmt.Fprintf(o.stderr, "app-reloader logs: %v\n", err)
+			return 2
+		}
+		sel.Units = []string{unit}
+	}
+	opt := view.LogOptions{JSON: *asJSON, Color: view.Colorful(o.stdout), Follow: *follow}
+	if err := view.Logs(ctx, o.stdout, journal.Reader{}, sel, opt); err != nil {
+		fmt.Fprintf(o.stderr, "app-reloader logs: %v\n", err)
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,97 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"example.com/app/reloader"
+	"example.com/app/units"
+)
+
+func runScale(ctx context.Context, o *cli, args []string) int {
+	fs := o.flags("scale")
+	f := addRolloutFlags(fs, "configuration file (rewritten: its instances key)")
+	fs.Usage = scaleUsage(fs, fs.Usage)
+	// -N is a count, not a flag.
+	var rest []string
+	for i, a := range args {
+		if relative.MatchString(a) && a[0] == '-' {
+			rest = append(append(rest, args[:i]...), args[i+1:]...)
+			rest = append(rest, "--", a)
+			break
+		}
+	}
+	if rest != nil {
+		args = rest
+	}
+	if code := o.parse(fs, args, 1, 1); code >= 0 {
+		return code
+	}
+	cfg, ok := o.config("scale", *f.config)
+	if !ok {
+		return 1
+	}
+	want, err := scaleTarget(fs.Arg(0), cfg.Count())
+	if err != nil {
+		fmt.Fprintf(o.stderr, "app-reloader scale: %v\nnothing was changed: the running instances keep running\n", err)
+		return 2
+	}
+	if os.Geteuid() != 0 {
+		fmt.Fprintf(o.stderr, "app-reloader scale: changing %s and the instances needs root (the %s group may run reload only)\nnothing was changed: the running instances keep running\n", *f.config, reloader.DeployGroup)
+		return 1
+	}
+	opts, end, ok := o.begin(ctx, "scale", cfg, f)
+	if !ok {
+		return 1
+	}
+	defer end()
+	before := cfg.Count()
+	if cfg, err = units.SetInstances(*f.config, want); err != nil {
+		fmt.Fprintf(o.stderr, "app-reloader scale: %v\nnothing was changed: the running instances keep running\n", err)
+		return 1
+	}
+	// The file changed: the reloader's view of it must too.
+	opts.Files = &reloader.FileState{Config: cfg, Source: *f.config}
+	fmt.Fprintf(o.progress(*f.json), "scaling from %d to %d instances (%s: instances = %s)\n", before, cfg.Count(), *f.config, want.TOML())
+	rep, rerr := reloader.New(opts).Scale(ctx, cfg.Count())
+	return o.report("scale", rep, rerr, *f.json)
+}
+
+func scaleUsage(fs interface{ Output() io.Writer }, std func()) func() {
+	return func() {
+		std()
+		fmt.Fprint(fs.Output(), `
+COUNT is a number of instances, "auto" (one per CPU, at least 2), or +N or
+-N to add or remove instances. The count is written to the configuration,
+so it lasts across reboots; instances that run are not restarted.
+`)
+	}
+}
+
+var relative = regexp.MustCompile(`^[+-][0-9]+$`)
+
+// scaleTarget reads the argument of scale: a count, "auto", +N or -N
+// relative to the current count.
+func scaleTarget(arg string, current int) (units.Instances, error) {
+	if strings.HasPrefix(arg, "+") || strings.HasPrefix(arg, "-") {
+		d, err := strconv.Atoi(arg)
+		if err != nil {
+			return units.Instances{}, fmt.Errorf("COUNT %q: want a number, \"auto\", +N or -N", arg)
+		}
+		n := current + d
+		if n < 1 || n > units.MaxInstances {
+			return units.Instances{}, fmt.Errorf("COUNT %s: %d %s %d is %d; want 1 to %d instances", arg, current, arg[:1], max(d, -d), n, units.MaxInstances)
+		}
+		return units.Instances{N: n}, nil
+	}
+	in, err := units.ParseInstances(arg)
+	if err != nil {
+		return units.Instances{}, fmt.Errorf("COUNT %q: %w", arg, err)
+	}
+	return in, nil
+}

@@ -1,0 +1,42 @@
+package view
+
+import (
+	"fmt"
+	"os"
+	"syscall"
+	"unsafe"
+)
+
+// isTerminal reports whether w is a terminal.
+func isTerminal(w any) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	var t syscall.Termios
+	return termios(f, syscall.TCGETS, &t) == nil
+}
+
+// cbreak turns off line buffering and echo on a terminal, so keys arrive
+// as they are pressed (Ctrl-C still signals), and returns the function
+// that restores it.
+func cbreak(f *os.File) (func(), error) {
+	var old syscall.Termios
+	if err := termios(f, syscall.TCGETS, &old); err != nil {
+		return nil, err
+	}
+	raw := old
+	raw.Lflag &^= syscall.ICANON | syscall.ECHO
+	raw.Cc[syscall.VMIN], raw.Cc[syscall.VTIME] = 1, 0
+	if err := termios(f, syscall.TCSETS, &raw); err != nil {
+		return nil, err
+	}
+	return func() { _ = termios(f, syscall.TCSETS, &old) }, nil
+}
+
+func termios(f *os.File, req uintptr, t *syscall.Termios) error {
+	if _, _, errno := syscall.Syscall(syscall.SYS_IOCTL, f.Fd(), req, uintptr(unsafe.Pointer(t))); errno != 0 {
+		return fmt.Errorf("terminal settings: %w", errno)
+	}
+	return nil
+}
