@@ -51,6 +51,11 @@ func (m *Machine) Install(bin string) error {
 	if err := os.WriteFile(js, worker.NodeJS, 0o644); err != nil {
 		return fmt.Errorf("install the Node worker: %w", err)
 	}
+	for name, b := range worker.NodeHelper {
+		if err := copyBytes(b, filepath.Join(m.Root, worker.NodeHelperDir, name)); err != nil {
+			return fmt.Errorf("install the Node helper: %w", err)
+		}
+	}
 	return fs.WalkDir(units.Files, "systemd", func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
@@ -83,6 +88,13 @@ func (m *Machine) WriteConfig(toml string) error {
 		return err
 	}
 	return os.Chmod(p, 0o640)
+}
+
+func copyBytes(b []byte, dst string) error {
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(dst, b, 0o644)
 }
 
 func copyFile(src, dst string, mode os.FileMode) error {

@@ -77,7 +77,20 @@ func LockWait(path string, wait time.Duration, waiting func(holder string)) (unl
 // this process's user can open: created 0700, or, if it exists, a real
 // directory owned by that user, whose mode is then narrowed to 0700.
 func privateDir(dir string) error {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	// The parents as tmpfiles.d makes them (0755): /run/app also holds
+	// the instances' probe directories, which a 0700 parent would put
+	// out of their reach (every instance failed to start, measured, when
+	// a rollout ran before systemd-tmpfiles had made /run/app).
+	// Chmod: whatever the umask.
+	if parent := filepath.Dir(dir); !exists(parent) {
+		if err := os.MkdirAll(parent, 0o755); err != nil {
+			return err
+		}
+		if err := os.Chmod(parent, 0o755); err != nil {
+			return err
+		}
+	}
+	if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
 		return err
 	}
 	fi, err := os.Lstat(dir)
@@ -94,4 +107,9 @@ func privateDir(dir string) error {
 		return os.Chmod(dir, 0o700)
 	}
 	return nil
+}
+
+func exists(path string) bool {
+	_, err := os.Lstat(path)
+	return err == nil
 }

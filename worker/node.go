@@ -12,3 +12,17 @@ var NodeJS []byte
 
 // NodeJSPath is where the package installs [NodeJS].
 const NodeJSPath = "/usr/share/doc/app/examples/worker.js"
+
+// NodeHelper is the app-cluster Node.js module (node/app-cluster), which
+// [NodeJS] runs on: its files by name.
+var NodeHelper = map[string][]byte{"index.js": nodeHelperIndex, "package.json": nodeHelperPackage}
+
+// NodeHelperDir is where the package installs [NodeHelper].
+const NodeHelperDir = "/usr/share/nodejs/app-cluster"
+
+var (
+	//go:embed node/app-cluster/index.js
+	nodeHelperIndex []byte
+	//go:embed node/app-cluster/package.json
+	nodeHelperPackage []byte
+)
