@@ -13,7 +13,7 @@ DEB_BUILD   := dist/build-$(VERSION)
 # reference worker.
 WORKER      ?=
 
-.PHONY: help build test unit node fuzz e2e e2e-deps lint deb repo demo bench bench-deps clean
+.PHONY: help build test unit node python fuzz e2e e2e-deps lint deb repo demo bench bench-deps clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
@@ -21,7 +21,7 @@ help: ## list the targets
 build: ## build bin/app and the other commands, stamped with VERSION
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ ./cmd/...
 
-test: e2e-deps lint unit node fuzz e2e ## everything CI runs: lint, then every test
+test: e2e-deps lint unit node python fuzz e2e ## everything CI runs: lint, then every test
 
 unit: ## the Go tests (real sockets and processes; no root needed)
 	$(GO) test -count=1 -race ./...
@@ -30,6 +30,10 @@ node: ## the Node.js helper's tests, under node's own test runner (real sockets,
 	@command -v node >/dev/null || { echo "make node: needs Node.js (apt-get install nodejs)" >&2; exit 1; }
 	@command -v python3 >/dev/null || { echo "make node: the notify socket's receiver needs python3" >&2; exit 1; }
 	cd worker/node/app-cluster && node --test test/app-cluster.test.js
+
+python: ## the Python helper's own logic (standard library only); its worker is proven by the guides' e2e test
+	@command -v python3 >/dev/null || { echo "make python: needs python3" >&2; exit 1; }
+	cd worker/python && python3 -m unittest -v test_app_cluster
 
 # Budgets in executions, not seconds: with a duration, Go 1.26's fuzz
 # coordinator can fail at the deadline with "context deadline exceeded"
