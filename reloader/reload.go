@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sort"
+	"strings"
 	"time"
 
 	"example.com/app/reloader/proc"
@@ -52,6 +53,8 @@ type Failure struct {
 	Unit    string   `json:"unit"`
 	Reason  string   `json:"reason"`
 	Journal []string `json:"journal,omitempty"`
+	// Diagnosis: why, from the journal, and what setting would help.
+	Diagnosis
 	// Spare: the release failed on the surge spare; nothing else was touched.
 	Spare bool `json:"spare,omitempty"`
 	// SocketStopped: with socket = "reuseport", the failed instance's own
@@ -156,6 +159,9 @@ type Options struct {
 	// systemd closes the addresses no longer configured and opens the new
 	// ones only when the socket restarts, which stops every instance.
 	Listen []string
+	// Owner, if set, tells who owns a file on the instances' machine, for
+	// a failure's hints (user = "…").
+	Owner Owner
 	// InstanceListen, if set, is what each instance's own socket
 	// (app@N.socket) listens on: socket = "reuseport". An instance taken
 	// out (scaled down, or failed in a rollout) is stopped with its
@@ -747,13 +753,45 @@ func describe(u Unit) string {
 
 func (r *Reloader) failure(ctx context.Context, unit string, err error) *Failure {
 	f := &Failure{Unit: unit, Reason: err.Error()}
-	lines, jerr := r.o.Systemd.Journal(ctx, unit, JournalLines)
-	if jerr != nil {
-		r.log().Warn("could not read the journal", "unit", unit, "err", jerr)
+	lines := r.failedLines(ctx, unit)
+	f.Diagnosis = Diagnose(lines, f.Reason, r.o.Owner)
+	if len(lines) > JournalLines {
+		lines = lines[len(lines)-JournalLines:]
 	}
 	f.Journal = lines
-	r.log().Error("rollout halted", "unit", unit, "reason", f.Reason)
+	r.log().Error("rollout halted", "unit", unit, "reason", f.Reason, "cause", f.Cause)
 	return f
+}
+
+// diagnosisLines is how many of a failed instance's last log lines are read
+// for its [Diagnosis]: a stack trace's message may be well above its end.
+const diagnosisLines = 60
+
+// failedLines reads the failed instance's last log lines, once the
+// journal has what the service manager logged of the failure: the job's
+// result comes over D-Bus before the journal has flushed the process's
+// last words (measured: the lines of the failed start were missing).
+func (r *Reloader) failedLines(ctx context.Context, unit string) []string {
+	var lines []string
+	for try := 0; try < 10; try++ {
+		var err error
+		lines, err = r.o.Systemd.Journal(ctx, unit, diagnosisLines)
+		if err != nil {
+			r.log().Warn("could not read the journal", "unit", unit, "err", err)
+			return nil
+		}
+		if len(lines) > 0 {
+			if msg, manager := message(lines[len(lines)-1]); manager && (strings.Contains(msg, "Failed") || strings.Contains(msg, "Skipped") || strings.Contains(msg, "Deactivated") || strings.Contains(msg, "Stopped")) {
+				break
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return lines
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	return lines
 }
 
 func (r *Reloader) emit(e Event) {

@@ -130,7 +130,11 @@ func (f *fakeSystemd) Tether(_ context.Context, scope string) (func(context.Cont
 }
 
 func (f *fakeSystemd) Journal(_ context.Context, unit string, n int) ([]string, error) {
-	return []string{unit + ": boom", unit + ": exiting with status 3"}, nil
+	// As journalctl shows them, the service manager's line last.
+	return []string{
+		"Dec 02 01:00:00.000001 vm worker[42]: " + unit + ": boom",
+		"Dec 02 01:00:00.000002 vm systemd[1]: " + unit + ": Failed with result 'exit-code'.",
+	}, nil
 }
 
 // mutations are the calls that change something, in order.
@@ -200,7 +204,7 @@ func TestReloadHaltsOnFirstFailure(t *testing.T) {
 	assert.Equal(t, uint32(103), f.units["app@2.service"].MainPID, "app@2 keeps its old process")
 	require.NotNil(t, rep.Failure)
 	assert.Equal(t, "app@1.service", rep.Failure.Unit)
-	assert.Equal(t, []string{"app@1.service: boom", "app@1.service: exiting with status 3"}, rep.Failure.Journal)
+	assert.Equal(t, []string{"Dec 02 01:00:00.000001 vm worker[42]: app@1.service: boom", "Dec 02 01:00:00.000002 vm systemd[1]: app@1.service: Failed with result 'exit-code'."}, rep.Failure.Journal)
 	assert.False(t, rep.OK)
 	// As view.WriteEvent shows it: "[2/3] app@1.service: FAILED after …".
 	last := events[len(events)-1]

@@ -76,7 +76,7 @@ func TestRolloutNotOKWhenAStartedInstanceDiedSince(t *testing.T) {
 			require.NotNil(t, rep.Failure)
 			assert.Equal(t, tc.dies, rep.Failure.Unit)
 			assert.Contains(t, rep.Failure.Reason, "died after it was ready")
-			assert.Contains(t, rep.Failure.Journal, tc.dies+": boom", "with its last log lines")
+			assert.Contains(t, rep.Failure.Journal, "Dec 02 01:00:00.000001 vm worker[42]: "+tc.dies+": boom", "with its last log lines")
 			if tc.surge {
 				assert.Equal(t, "inactive", f.units["app@spare.service"].ActiveState, "the spare is stopped all the same")
 			}

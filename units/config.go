@@ -110,7 +110,7 @@ const DefaultCanaryUptime = 2 * time.Second
 // JITRuntimes are the script names for which memory_deny_write_execute =
 // "auto" allows writable and executable memory: their JIT compilers need
 // it, and MemoryDenyWriteExecute=yes makes them crash at start.
-var JITRuntimes = []string{"node", "nodejs", "bun", "deno", "java", "dotnet", "pypy", "pypy3", "luajit"}
+var JITRuntimes = []string{"node", "nodejs", "npm", "npx", "yarn", "pnpm", "bun", "deno", "java", "dotnet", "pypy", "pypy3", "luajit"}
 
 // DenyWriteExecute resolves memory_deny_write_execute.
 func (c Config) DenyWriteExecute() bool {
@@ -120,7 +120,21 @@ func (c Config) DenyWriteExecute() bool {
 	case WriteExecuteAllow:
 		return false
 	}
-	return !slices.Contains(JITRuntimes, filepath.Base(string(c.Script)))
+	return !slices.Contains(JITRuntimes, filepath.Base(c.Program()))
+}
+
+// Program is what script runs, seen through /usr/bin/env: "node" for
+// script = "/usr/bin/env", args = ["node", "server.js"].
+func (c Config) Program() string {
+	if filepath.Base(string(c.Script)) != "env" {
+		return string(c.Script)
+	}
+	for _, a := range c.Args {
+		if !strings.HasPrefix(a, "-") && !strings.Contains(a, "=") {
+			return a
+		}
+	}
+	return string(c.Script)
 }
 
 // hiddenHomes are what ProtectHome=yes hides from the instances.

@@ -208,7 +208,7 @@ func serviceDropIn(cfg Config, source, envFile string) string {
 	fmt.Fprintf(&b, "RuntimeDirectory=%s/%%i\nRuntimeDirectoryMode=0700\nRuntimeDirectoryPreserve=yes\n", strings.TrimPrefix(ProbeDir, "/run/"))
 	fmt.Fprintf(&b, "InaccessiblePaths=-%s\n", escapePercent(PrivateDir))
 	// The reference worker drains within this, before systemd's SIGKILL.
-	fmt.Fprintf(&b, "Environment=APP_DRAIN_TIMEOUT=%s\n", drainTimeout(cfg.KillTimeout.Std()))
+	fmt.Fprintf(&b, "Environment=APP_DRAIN_TIMEOUT=%s\n", DrainTimeout(cfg.KillTimeout.Std()))
 	fmt.Fprintf(&b, "TimeoutStartSec=%s\n", seconds(cfg.ListenTimeout.Std()))
 	fmt.Fprintf(&b, "TimeoutStopSec=%s\n", seconds(cfg.KillTimeout.Std()))
 	if cfg.MaxMemoryRestart != "" {
@@ -217,8 +217,9 @@ func serviceDropIn(cfg Config, source, envFile string) string {
 	return b.String()
 }
 
-// drainTimeout leaves the worker a margin before systemd's stop timeout.
-func drainTimeout(stop time.Duration) time.Duration {
+// DrainTimeout is how long a worker may drain (APP_DRAIN_TIMEOUT) within
+// systemd's stop timeout (kill_timeout): it leaves a margin before SIGKILL.
+func DrainTimeout(stop time.Duration) time.Duration {
 	margin := max(stop/10, time.Second)
 	if margin >= stop {
 		return stop / 2

@@ -6,10 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"path"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // PM2Import is a pm2 ecosystem file translated into app.toml.
@@ -89,11 +89,27 @@ var pm2Unmapped = map[string]string{
 // raw JSON to report.
 type pm2App map[string]json.RawMessage
 
+// PM2Options say which app of an ecosystem file to import, and how to find
+// its program on this machine.
+type PM2Options struct {
+	// App picks the app by its pm2 name when the file has several.
+	App string
+	// Env, if set, merges env_<Env> over env, as `pm2 start --env <Env>`
+	// does.
+	Env string
+	// LookPath finds a bare program name ("gunicorn", "npm") on PATH, as
+	// pm2 does; nil finds nothing.
+	LookPath func(name string) (string, error)
+	// IsFile tells whether a file exists; nil: none does. A bare script
+	// name is first looked for in cwd, as pm2 does.
+	IsFile func(path string) bool
+}
+
 // ImportPM2 translates an app of a pm2 ecosystem file in JSON form (an
-// object with "apps", a list of apps, or one app) into app.toml. appName
-// picks the app when there are several; envName, if set, merges
-// env_<envName> over env, as `pm2 start --env <envName>` does.
-func ImportPM2(name string, data []byte, appName, envName string) (PM2Import, error) {
+// object with "apps", a list of apps, or one app) into app.toml ([PM2Data]
+// reads the YAML and JavaScript forms into it).
+func ImportPM2(name string, data []byte, o PM2Options) (PM2Import, error) {
+	appName := o.App
 	fail := func(format string, a ...any) (PM2Import, error) {
 		return PM2Import{}, fmt.Errorf("%s: %s: %w", name, fmt.Sprintf(format, a...), ErrPM2)
 	}
@@ -124,7 +140,7 @@ func ImportPM2(name string, data []byte, appName, envName string) (PM2Import, er
 		}
 		return fail("no app in the file")
 	}
-	im := &importer{app: app, env: envName}
+	im := &importer{app: app, env: o.Env, opts: o}
 	for _, k := range top {
 		if k == "deploy" {
 			im.skip(k, "pm2 deploy: build a .deb of the release and apt install it, which rolls the cluster (README: Coming from pm2)")
@@ -152,7 +168,7 @@ func pm2Apps(data []byte) ([]pm2App, []string, error) {
 	var top map[string]json.RawMessage
 	if err := json.Unmarshal(data, &top); err != nil {
 		if bytes.HasPrefix(data, []byte("module.exports")) {
-			return nil, nil, errors.New("this is the JavaScript form: print it as JSON first, e.g. node -e 'console.log(JSON.stringify(require(\"./ecosystem.config.js\")))' > ecosystem.json")
+			return nil, nil, errors.New("this is the JavaScript form: name it .js so that node evaluates it, or print it as JSON first, e.g. node -e 'console.log(JSON.stringify(require(\"./ecosystem.config.js\")))' > ecosystem.json")
 		}
 		return nil, nil, jsonError(err)
 	}
@@ -221,7 +237,11 @@ func jsonError(err error) error {
 type importer struct {
 	app      pm2App
 	env      string
-	lines    []string // key = value lines of app.toml, in order
+	opts     PM2Options
+	program  string        // what script became
+	args     []string      // and args
+	kill     time.Duration // kill_timeout, if set
+	lines    []string      // key = value lines of app.toml, in order
 	envLines []string
 	unmapped []PM2Key
 	notes    []PM2Key
@@ -301,6 +321,7 @@ func (im *importer) run(name string) (PM2Import, error) {
 		}
 	}
 	im.environment(take)
+	im.killTimeoutNotes()
 
 	var keys []string
 	for k := range a {
@@ -336,7 +357,7 @@ func (im *importer) run(name string) (PM2Import, error) {
 	b.WriteString(strings.Join(im.lines, "\n"))
 	b.WriteString("\n")
 	if len(im.envLines) > 0 {
-		b.WriteString("\n[env]\n")
+		b.WriteString("\n# The instances' environment, as env.NAME: read by root only (EnvironmentFile=).\n")
 		for _, l := range im.envLines {
 			b.WriteString(l + "\n")
 		}
@@ -388,12 +409,9 @@ func (im *importer) command(take func(string) (json.RawMessage, bool)) {
 	if c, ok := im.app["cwd"]; ok {
 		cwd, _ = str(c)
 	}
-	if !path.IsAbs(script) {
-		if !path.IsAbs(cwd) {
-			im.bad("script", v, "an absolute path, or a cwd to resolve it against")
-			return
-		}
-		script = path.Join(cwd, script)
+	script, ok = im.resolveScript(v, script, cwd)
+	if !ok {
+		return
 	}
 	var args []string
 	if a, ok := take("args"); ok {
@@ -418,24 +436,90 @@ func (im *importer) command(take func(string) (json.RawMessage, bool)) {
 		case s == "node" || s == "nodejs":
 			interp = NodePath
 		default:
-			interp = "/usr/bin/" + s
-			im.note("interpreter", fmt.Sprintf("%q became %s: write its absolute path if it lives elsewhere", s, interp))
+			if found, err := im.lookPath(s); err == nil {
+				interp = found
+			} else {
+				interp = "/usr/bin/" + s
+				im.note("interpreter", fmt.Sprintf("%q is not on PATH here: it became %s; write its absolute path if it lives elsewhere", s, interp))
+			}
 		}
 	}
-	if interp == "" {
-		if len(pre) > 0 {
-			im.skip("node_args", "no interpreter to pass them to")
-		}
-		im.set("script", tomlString(script))
-		if len(args) > 0 {
-			im.set("args", tomlArray(args))
-		}
-		return
+	program := script
+	if interp != "" {
+		program = interp
+		args = append(append(pre, script), args...)
+	} else if len(pre) > 0 {
+		im.skip("node_args", "no interpreter to pass them to")
 	}
-	im.set("script", tomlString(interp))
-	im.set("args", tomlArray(append(append(pre, script), args...)))
-	if interp == NodePath {
-		im.note("script", "a Node app must take the socket systemd passes (fd 3) instead of listening itself, and send READY=1: see /usr/share/doc/app/examples/worker.js")
+	im.set("script", tomlString(program))
+	if len(args) > 0 {
+		im.set("args", tomlArray(args))
+	}
+	im.program, im.args = program, args
+	im.runtimeNotes(program, args)
+}
+
+// resolveScript finds the script as pm2 does: an absolute path as it is;
+// otherwise the file in cwd, or, for a bare program name, on PATH.
+func (im *importer) resolveScript(raw json.RawMessage, script, cwd string) (string, bool) {
+	if path.IsAbs(script) {
+		return path.Clean(script), true
+	}
+	inCwd := ""
+	if path.IsAbs(cwd) {
+		inCwd = path.Join(cwd, script)
+		if im.isFile(inCwd) {
+			return inCwd, true
+		}
+	}
+	bare := !strings.Contains(script, "/")
+	if bare {
+		if found, err := im.lookPath(script); err == nil {
+			im.note("script", fmt.Sprintf("%q: found on PATH as %s, as pm2 finds it", script, found))
+			return found, true
+		}
+	}
+	switch {
+	case inCwd != "" && (!bare || interpreters[path.Ext(script)] != ""):
+		// The app's own file, perhaps not deployed on this machine yet.
+		im.note("script", fmt.Sprintf("%s is not on this machine: check the path before applying", inCwd))
+		return inCwd, true
+	case inCwd != "":
+		im.bad("script", raw, fmt.Sprintf("a program: %q is neither in %s nor on PATH here; install it, or write its absolute path", script, cwd))
+	default:
+		im.bad("script", raw, "an absolute path, a program on PATH, or a cwd to resolve it against")
+	}
+	return "", false
+}
+
+func (im *importer) lookPath(name string) (string, error) {
+	if im.opts.LookPath == nil {
+		return "", errors.New("no PATH lookup")
+	}
+	found, err := im.opts.LookPath(name)
+	if err == nil && !path.IsAbs(found) {
+		return "", fmt.Errorf("%s: not an absolute path", found)
+	}
+	return found, err
+}
+
+func (im *importer) isFile(p string) bool { return im.opts.IsFile != nil && im.opts.IsFile(p) }
+
+// runtimeNotes says what a known runtime needs under app that it did not
+// under pm2.
+func (im *importer) runtimeNotes(program string, args []string) {
+	switch path.Base(program) {
+	case "node", "nodejs":
+		im.note("script", "a Node app must take the socket systemd passes (fd 3) instead of listening itself, and send READY=1: the app-cluster helper does both in one line, require('/usr/share/nodejs/app-cluster').serve(app) (docs/guides/node.md)")
+		im.note("kill_signal", "pm2 stops an app with SIGINT, app with SIGTERM: a process.on('SIGINT') drain must listen for SIGTERM too (the helper does)")
+	case "npm", "yarn", "pnpm":
+		im.note("script", path.Base(program)+" runs the app as its child, and the drain's SIGTERM goes to it, not to the app (KillMode=mixed): write the command its start script runs instead, such as script = \"/usr/bin/node\", args = [\"server.js\"]")
+	case "gunicorn":
+		im.note("script", "gunicorn takes the passed socket itself and says READY=1; --bind is ignored under app (docs/guides/gunicorn.md)")
+	case "uvicorn":
+		im.note("script", "uvicorn alone never says READY=1: run it under gunicorn, --worker-class app_cluster.UvicornWorker (docs/guides/uvicorn.md)")
+	case "puma":
+		im.note("script", "puma takes the passed socket when a bind names the same address as listen, and says READY=1 with ruby-sd-notify installed (docs/guides/puma.md)")
 	}
 }
 
@@ -462,6 +546,9 @@ func (im *importer) duration(key string, v json.RawMessage) {
 			n = 1000
 		}
 		im.set(key, strconv.FormatInt(n, 10))
+		if key == "kill_timeout" {
+			im.kill = time.Duration(n) * time.Millisecond
+		}
 		return
 	}
 	s, _ := str(v)
@@ -472,6 +559,48 @@ func (im *importer) duration(key string, v json.RawMessage) {
 		return
 	}
 	im.set(key, tomlString(s))
+	if key == "kill_timeout" {
+		im.kill = d.Std()
+	}
+}
+
+// pm2DefaultKillTimeout is how long pm2 waits after SIGINT before SIGKILL.
+const pm2DefaultKillTimeout = 1600 * time.Millisecond
+
+// gracefulFlags are servers' own drain timeouts, by program, with their
+// defaults: the server stops draining at whichever ends first, its own
+// timeout or systemd's SIGKILL at kill_timeout.
+var gracefulFlags = map[string]struct {
+	flag string
+	def  time.Duration
+}{
+	"gunicorn": {"--graceful-timeout", 30 * time.Second},
+	"puma":     {"worker_shutdown_timeout (config/puma.rb)", 30 * time.Second},
+}
+
+// killTimeoutNotes says what kill_timeout becomes: systemd's stop timeout,
+// and the drain time the worker reads; and when the server has its own.
+func (im *importer) killTimeoutNotes() {
+	kill := im.kill
+	if kill == 0 {
+		kill = Default().KillTimeout.Std()
+		im.note("kill_timeout", fmt.Sprintf("not set: pm2 kills after %s, app after %s (its default), which a drain under load needs", pm2DefaultKillTimeout, kill))
+	} else {
+		im.note("kill_timeout", fmt.Sprintf("%s from SIGTERM to SIGKILL (TimeoutStopSec=); the app-cluster helper and app's reference worker drain within %s of it (APP_DRAIN_TIMEOUT, which the unit sets)", kill, DrainTimeout(kill)))
+	}
+	g, ok := gracefulFlags[path.Base(im.program)]
+	if !ok {
+		return
+	}
+	set := false
+	for _, a := range im.args {
+		if strings.HasPrefix(a, g.flag) {
+			set = true
+		}
+	}
+	if !set && g.def >= kill {
+		im.note("kill_timeout", fmt.Sprintf("%s drains within its own %s, %s by default, which is not less than kill_timeout (%s): systemd would kill it mid-drain; set it below, to %s", path.Base(im.program), g.flag, g.def, kill, DrainTimeout(kill)))
+	}
 }
 
 func (im *importer) environment(take func(string) (json.RawMessage, bool)) {
@@ -512,12 +641,14 @@ func (im *importer) environment(take func(string) (json.RawMessage, bool)) {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
+	// Dotted keys (env.NAME = …), not an [env] table at the end: a setting
+	// appended to the file later is still a setting, not a variable.
 	for _, k := range keys {
-		key := k
-		if !bareKey.MatchString(k) {
-			key = tomlString(k)
+		if !envName.MatchString(k) {
+			im.skip("env."+k, "not a variable name systemd passes on (letters, digits and _, not first a digit)")
+			continue
 		}
-		im.envLines = append(im.envLines, key+" = "+tomlString(env[k]))
+		im.envLines = append(im.envLines, "env."+k+" = "+tomlString(env[k]))
 	}
 	if p, ok := env["PORT"]; ok {
 		if n, err := strconv.Atoi(p); err == nil && n > 0 && n < 65536 {
@@ -526,8 +657,6 @@ func (im *importer) environment(take func(string) (json.RawMessage, bool)) {
 		}
 	}
 }
-
-var bareKey = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
 
 func stringOf(v json.RawMessage) string {
 	s, _ := str(v)

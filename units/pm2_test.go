@@ -12,7 +12,7 @@ func TestImportPM2(t *testing.T) {
 	data, err := os.ReadFile("testdata/ecosystem.json")
 	require.NoError(t, err)
 
-	im, err := ImportPM2("ecosystem.json", data, "api", "production")
+	im, err := ImportPM2("ecosystem.json", data, PM2Options{App: "api", Env: "production"})
 	require.NoError(t, err)
 	assert.Equal(t, "api", im.App)
 	cfg, err := Parse("out", []byte(im.TOML))
@@ -48,7 +48,7 @@ func TestImportPM2(t *testing.T) {
 	assert.Contains(t, notes["script"], "fd 3")
 
 	// The other app, and without -env: env only.
-	im, err = ImportPM2("ecosystem.json", data, "worker", "")
+	im, err = ImportPM2("ecosystem.json", data, PM2Options{App: "worker"})
 	require.NoError(t, err)
 	cfg, err = Parse("out", []byte(im.TOML))
 	require.NoError(t, err, im.TOML)
@@ -68,14 +68,14 @@ func TestImportPM2Refuses(t *testing.T) {
 		{"no such env", string(data), "api", "staging", "-env staging: the app has no env_staging"},
 		{"javascript", "module.exports = {apps: []}", "", "", "this is the JavaScript form"},
 		{"not json", `{"apps": [`, "", "", "not JSON"},
-		{"relative script", `{"script": "app.js"}`, "", "", "script: \"app.js\": want an absolute path, or a cwd"},
+		{"relative script", `{"script": "app.js"}`, "", "", "script: \"app.js\": want an absolute path, a program on PATH, or a cwd"},
 		{"bad instances", `{"script": "/a", "instances": "many"}`, "", "", `instances: "many": want a number up to 256`},
 		{"bad memory", `{"script": "/a", "max_memory_restart": "lots"}`, "", "", `max_memory_restart: "lots"`},
 		{"quoted args", `{"script": "/a", "args": "--name 'a b'"}`, "", "", "a string with quotes is ambiguous"},
 		{"nothing", `{"apps": []}`, "", "", "no app in the file"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := ImportPM2("eco.json", []byte(tc.data), tc.app, tc.env)
+			_, err := ImportPM2("eco.json", []byte(tc.data), PM2Options{App: tc.app, Env: tc.env})
 			require.ErrorIs(t, err, ErrPM2)
 			assert.Contains(t, err.Error(), tc.want)
 			assert.Contains(t, err.Error(), "eco.json")
@@ -84,7 +84,7 @@ func TestImportPM2Refuses(t *testing.T) {
 }
 
 func TestImportPM2Defaults(t *testing.T) {
-	im, err := ImportPM2("eco.json", []byte(`{"script": "/srv/app/bin/server", "kill_timeout": 300, "autorestart": false, "exec_mode": "fork"}`), "", "")
+	im, err := ImportPM2("eco.json", []byte(`{"script": "/srv/app/bin/server", "kill_timeout": 300, "autorestart": false, "exec_mode": "fork"}`), PM2Options{})
 	require.NoError(t, err)
 	cfg, err := Parse("out", []byte(im.TOML))
 	require.NoError(t, err, im.TOML)
@@ -108,7 +108,7 @@ func TestImportPM2RefusesControlCharacters(t *testing.T) {
 		{`{"apps":[{"name":"a","script":"/srv/x","evil\nuser = \"nobody\"\nmemory_deny_write_execute = false\n#":1}]}`, `key "evil\nuser = \"nobody\"\nmemory_deny_write_execute = false\n#" in "apps": U+000A at byte 4: control characters are refused`},
 		{`{"apps":[{"name":"a","script":"/srv/x","env":{"A\u0000":"1"}}]}`, `key "A\x00" in "env" in "apps": U+0000`},
 	} {
-		_, err := ImportPM2("ecosystem.json", []byte(tc.in), "", "")
+		_, err := ImportPM2("ecosystem.json", []byte(tc.in), PM2Options{})
 		if assert.Error(t, err, tc.in) {
 			assert.Contains(t, err.Error(), tc.want)
 			assert.ErrorIs(t, err, ErrPM2)

@@ -42,6 +42,8 @@ type options struct {
 	socketsOnly bool
 	// canaryOnly runs the canary hold's cost alone and prints it.
 	canaryOnly bool
+	// nodeOnly runs the Node worker's socket setups beside pm2 alone.
+	nodeOnly bool
 }
 
 func main() {
@@ -56,6 +58,7 @@ func main() {
 	flag.BoolVar(&o.quick, "quick", false, "one short repetition, to try the harness; not for publishing")
 	flag.BoolVar(&o.socketsOnly, "sockets-only", false, "run only the socket comparison and print its tables; writes nothing")
 	flag.BoolVar(&o.canaryOnly, "canary-only", false, "run only the canary hold's cost and print its table; writes nothing")
+	flag.BoolVar(&o.nodeOnly, "node-only", false, "run only the Node worker's socket setups beside pm2 and print their tables; writes nothing")
 	flag.Parse()
 	if o.quick {
 		o.reps = 1
@@ -133,7 +136,17 @@ func run(ctx context.Context, o options, w io.Writer) error {
 		fmt.Fprint(w, renderCanary(cs))
 		return nil
 	case o.socketsOnly:
-		sr, err := measureSockets(ctx, o, b.veg, b.m, "http://"+b.ours+"/", b.configs.goWorker, b.reload, b.names, nil, w)
+		sr, err := measureSockets(ctx, o, b.veg, b.m, goSocketSystems(o, b.m, b.url(), b.configs.goWorker, b.reload), b.names, nil, w)
+		if err != nil {
+			return err
+		}
+		fmt.Fprint(w, renderSockets(sr, b.names))
+		return nil
+	case o.nodeOnly:
+		if err := b.startPM2(); err != nil {
+			return err
+		}
+		sr, err := measureSockets(ctx, o, b.veg, b.m, nodeSocketSystems(o, b.m, b.url(), b.configs.goWorker, b.reload), b.names, b.systems[2:], w)
 		if err != nil {
 			return err
 		}
@@ -150,7 +163,8 @@ func run(ctx context.Context, o options, w io.Writer) error {
 	if res.spreads, err = b.spreads(); err != nil {
 		return err
 	}
-	if res.sockets, err = measureSockets(ctx, o, b.veg, b.m, "http://"+b.ours+"/", b.configs.goWorker, b.reload, b.names, b.systems[2:], w); err != nil {
+	setups := append(goSocketSystems(o, b.m, b.url(), b.configs.goWorker, b.reload), nodeSocketSystems(o, b.m, b.url(), b.configs.goWorker, b.reload)...)
+	if res.sockets, err = measureSockets(ctx, o, b.veg, b.m, setups, b.names, b.systems[2:], w); err != nil {
 		return err
 	}
 	// Back to the default for what follows.
@@ -199,7 +213,7 @@ func (b *bench) setUp(bin string) (*e2e.Machine, error) {
 	if b.veg, err = e2e.InstallVegeta(ctx, o.cache); err != nil {
 		return nil, err
 	}
-	if !o.socketsOnly && !o.canaryOnly {
+	if !o.socketsOnly && !o.canaryOnly || o.nodeOnly {
 		if b.pm2Bin, err = e2e.InstallPM2(ctx, o.cache); err != nil {
 			return nil, err
 		}
@@ -251,6 +265,9 @@ func (b *bench) sh(args ...string) (string, error) {
 	}
 	return out, nil
 }
+
+// url is our cluster's.
+func (b *bench) url() string { return "http://" + b.ours + "/" }
 
 // reload rolls our cluster.
 func (b *bench) reload(context.Context) error {

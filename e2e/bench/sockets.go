@@ -12,6 +12,7 @@ import (
 	"example.com/app/e2e"
 	"example.com/app/reloader"
 	"example.com/app/units"
+	"example.com/app/worker"
 )
 
 // useSocketMode writes cfg (which sets `socket`) and applies it the way
@@ -96,19 +97,45 @@ const (
 	sysDefaults   = "app defaults (shared socket, fair accept, surge)"
 )
 
-// measureSockets compares the socket modes (and accept disciplines) on the
-// cluster already running on m, then leaves it in its default mode. others
-// (pm2) get the goal measures too.
-func measureSockets(ctx context.Context, o options, veg *e2e.Vegeta, m *e2e.Machine, url, configGo string, reload func(context.Context) error, names []string, others []system, w io.Writer) (socketRun, error) {
-	run := socketRun{rateNew: o.rateNew, autogroup: autogroupSetting()}
-	fmt.Fprintln(w, "== one shared socket (Go's accept, fair accept) against one SO_REUSEPORT socket per instance")
-	socketSystems := []system{
+// goSocketSystems are the Go worker's socket setups: Go's accept and the
+// fair accept on the shared socket, SO_REUSEPORT sockets, the defaults.
+func goSocketSystems(o options, m *e2e.Machine, url, configGo string, reload func(context.Context) error) []system {
+	return []system{
 		{name: sysSharedGo, url: url, setup: useSocketMode(m, configGo+"surge = false\n[env]\nAPP_ACCEPT = \"go\"\n", o.instances), roll: reload, events: m.Events},
 		{name: sysSharedFair, url: url, setup: useSocketMode(m, configGo+"surge = false\n", o.instances), roll: reload, events: m.Events},
 		{name: refReusePort, url: url, setup: useSocketMode(m, configGo+"socket = \"reuseport\"\n", o.instances), roll: reload, events: m.Events},
 		{name: sysDefaults, url: url, setup: useSocketMode(m, configGo, o.instances), roll: reload, events: m.Events},
 	}
-	socketSystems = append(socketSystems, others...)
+}
+
+// Names of the Node worker's setups (the reference worker in Node.js, on
+// the app-cluster helper); sysNodeDefaults is what the Node goals are for.
+const (
+	sysNodeDefaults = "app, Node worker (app-cluster: turns, caps)"
+	sysNodeGreedy   = "app, Node worker, Node's own accept"
+	sysNodeReuse    = "app, Node worker, SO_REUSEPORT socket per instance"
+)
+
+// nodeSocketSystems are the Node worker's setups. configBase is the
+// cluster's listen and instances; the Node worker's script and env follow.
+func nodeSocketSystems(o options, m *e2e.Machine, url, configBase string, reload func(context.Context) error) []system {
+	node := func(settings, env string) string {
+		return configBase + settings + fmt.Sprintf("script = \"/usr/bin/node\"\nargs = [%q]\n[env]\nAPP_VERSION = \"node\"\n", worker.NodeJSPath) + env
+	}
+	return []system{
+		{name: sysNodeDefaults, url: url, setup: useSocketMode(m, node("", ""), o.instances), roll: reload, events: m.Events},
+		{name: sysNodeGreedy, url: url, setup: useSocketMode(m, node("", "APP_ACCEPT = \"node\"\n"), o.instances), roll: reload, events: m.Events},
+		{name: sysNodeReuse, url: url, setup: useSocketMode(m, node("socket = \"reuseport\"\n", ""), o.instances), roll: reload, events: m.Events},
+	}
+}
+
+// measureSockets compares the socket setups (the socket modes, the accept
+// disciplines, the workers) on the cluster already running on m, then
+// leaves it in the last one's mode; others (pm2) get the same measures.
+func measureSockets(ctx context.Context, o options, veg *e2e.Vegeta, m *e2e.Machine, setups []system, names []string, others []system, w io.Writer) (socketRun, error) {
+	run := socketRun{rateNew: o.rateNew, autogroup: autogroupSetting()}
+	fmt.Fprintln(w, "== one shared socket (Go's accept, fair accept) against one SO_REUSEPORT socket per instance, and the Node worker's setups")
+	socketSystems := append(append([]system(nil), setups...), others...)
 	for rep := 1; rep <= o.reps; rep++ {
 		for k := range socketSystems {
 			sys := socketSystems[(k+rep-1)%len(socketSystems)]
@@ -175,7 +202,7 @@ func measureSockets(ctx context.Context, o options, veg *e2e.Vegeta, m *e2e.Mach
 			switch sys.name {
 			case sysSharedGo, sysSharedFair:
 				stops = []string{"app@1.service"}
-			case refReusePort:
+			case refReusePort, sysNodeReuse:
 				// Stopping the instance alone leaves its socket queueing
 				// a share of the connections (and triggering it again);
 				// stopping its socket takes both out.
@@ -205,7 +232,7 @@ func measureSockets(ctx context.Context, o options, veg *e2e.Vegeta, m *e2e.Mach
 			perInstance = sys
 		}
 	}
-	for rep := 1; rep <= o.reps; rep++ {
+	for rep := 1; rep <= o.reps && defaults.setup != nil && perInstance.setup != nil; rep++ {
 		for _, off := range []bool{false, true} {
 			abba := func() error {
 				for _, sys := range []system{defaults, perInstance, perInstance, defaults} {

@@ -24,7 +24,7 @@ func runCheck(_ context.Context, o *cli, args []string) int {
 		fmt.Fprintf(o.stderr, "app-reloader check: warning: %s holds [env] and every local user can read it: chmod o-rwx %s\n", *config, *config)
 	}
 	if *asJSON {
-		return o.json(map[string]any{"ok": true, "config": *config, "instances": cfg.Count(), "listen": cfg.Listen, "socket": cfg.Socket})
+		return o.json(map[string]any{"ok": true, "config": *config, "instances": cfg.Count(), "listen": cfg.Listen, "socket": cfg.Socket, "advice": cfg.Advice()})
 	}
 	fmt.Fprintf(o.stdout, "%s: ok (%d instances, listen %s, socket %s)\n", *config, cfg.Count(), strings.Join(cfg.ListenStrings(), ", "), cfg.Socket)
 	return 0

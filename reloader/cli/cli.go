@@ -10,6 +10,9 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
+	"os/user"
+	"strconv"
+	"syscall"
 	"text/tabwriter"
 
 	"example.com/app/reloader"
@@ -42,7 +45,7 @@ func init() {
 		{"scale", "COUNT", "set the number of instances in /etc/app/app.toml and start or stop the difference (pm2 scale)", runScale, true},
 		{"deploy", "-host HOST[,HOST…] FILE.deb", "install a new package on other machines over ssh, one after another; each rolls its cluster as it installs", runDeploy, true},
 		{"check", "", "validate the configuration; exit non-zero with file:line on error", runCheck, false},
-		{"import-pm2", "FILE", "translate a pm2 ecosystem file (JSON) into app.toml, listing what it cannot map", runImportPM2, false},
+		{"import-pm2", "FILE", "translate a pm2 ecosystem file (JSON, YAML, JavaScript) into app.toml, listing what it cannot map", runImportPM2, false},
 		{"guard", "UNIT", "(run by app@.service as ExecCondition=) refuse to start a crash-looping instance", runGuard, false},
 		{"help", "[COMMAND]", "show this list, or a command's flags", runHelp, false},
 	}
@@ -168,6 +171,11 @@ func (o *cli) config(cmd, path string) (units.Config, bool) {
 		}
 		return units.Config{}, false
 	}
+	if cmd == "check" || cmd == "reload" {
+		for _, a := range cfg.Advice() {
+			fmt.Fprintf(o.stderr, "app-reloader %s: warning: %s\n", cmd, a)
+		}
+	}
 	return cfg, true
 }
 
@@ -246,6 +254,7 @@ func options(sd reloader.Systemd, cfg units.Config, source string, log *slog.Log
 		Surge: cfg.Surge, MemoryLimit: cfg.MaxMemoryRestart.Bytes(),
 		Files:  &reloader.FileState{Config: cfg, Source: source},
 		Listen: cfg.SocketListen(), InstanceListen: cfg.InstanceListen(),
+		Owner: fileOwner,
 	}
 	if cfg.ProbePath != "" {
 		o.Probe = &reloader.Probe{Path: string(cfg.ProbePath), Timeout: cfg.ProbeTimeout.Std()}
@@ -275,4 +284,21 @@ func verboseLogger(w io.Writer, verbose bool) *slog.Logger {
 		level = slog.LevelDebug
 	}
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
+}
+
+// fileOwner names the user that owns path, or "" if unknown.
+func fileOwner(path string) string {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return ""
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return ""
+	}
+	u, err := user.LookupId(strconv.FormatUint(uint64(st.Uid), 10))
+	if err != nil {
+		return ""
+	}
+	return u.Username
 }

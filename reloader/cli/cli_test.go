@@ -38,6 +38,14 @@ func TestCLICheck(t *testing.T) {
 	_, _, errs = runCLI("check", "-config", secret)
 	assert.Empty(t, errs)
 
+	// A valid file that is still wrong for its server: warned, not refused.
+	trap := filepath.Join(dir, "trap.toml")
+	require.NoError(t, os.WriteFile(trap, []byte("script = \"/usr/bin/gunicorn\"\nargs = [\"app:app\"]\n[env]\nAPP_VERSION = \"2\"\nkill_timeout = \"60s\"\n"), 0o600))
+	code, _, errs = runCLI("check", "-config", trap)
+	assert.Equal(t, 0, code)
+	assert.Contains(t, errs, `app-reloader check: warning: env.kill_timeout: "kill_timeout" is an app.toml setting, but it is in [env]`)
+	assert.Contains(t, errs, `app-reloader check: warning: gunicorn drains within its own --graceful-timeout`)
+
 	bad := filepath.Join(dir, "bad.toml")
 	require.NoError(t, os.WriteFile(bad, []byte("instances = 3\nlisten = [\"nowhere\"]\n"), 0o644))
 	code, _, errs = runCLI("check", "-config", bad)

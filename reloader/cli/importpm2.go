@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
+	"os/exec"
 
 	"example.com/app/units"
 )
 
-func runImportPM2(_ context.Context, o *cli, args []string) int {
+func runImportPM2(ctx context.Context, o *cli, args []string) int {
 	fs := o.flags("import-pm2")
 	app := fs.String("app", "", "the app to import, by its pm2 name, when the file has several")
 	env := fs.String("env", "", "also merge env_`NAME` over env, as pm2 start --env NAME does")
@@ -18,12 +20,12 @@ func runImportPM2(_ context.Context, o *cli, args []string) int {
 	if code := o.parse(fs, args, 1, 1); code >= 0 {
 		return code
 	}
-	data, err := os.ReadFile(fs.Arg(0))
+	data, err := readPM2File(ctx, fs.Arg(0))
 	if err != nil {
 		fmt.Fprintf(o.stderr, "app-reloader import-pm2: %v\n", err)
 		return 1
 	}
-	im, err := units.ImportPM2(fs.Arg(0), data, *app, *env)
+	im, err := units.ImportPM2(fs.Arg(0), data, units.PM2Options{App: *app, Env: *env, LookPath: exec.LookPath, IsFile: isFile})
 	if err != nil {
 		fmt.Fprintf(o.stderr, "app-reloader import-pm2: %v\n", err)
 		return 1
@@ -52,4 +54,28 @@ func runImportPM2(_ context.Context, o *cli, args []string) int {
 		fmt.Fprintf(o.stderr, "not imported: %s: %s\n", u.Key, u.Why)
 	}
 	return 0
+}
+
+// readPM2File reads an ecosystem file in any of pm2's forms into JSON: a
+// JavaScript one is evaluated by node.
+func readPM2File(ctx context.Context, name string) ([]byte, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, units.MaxPM2File+1))
+	if err != nil {
+		return nil, err
+	}
+	out, err := units.PM2Data(name, data)
+	if errors.Is(err, units.ErrPM2JavaScript) {
+		return units.EvalPM2JS(ctx, name)
+	}
+	return out, err
+}
+
+func isFile(p string) bool {
+	fi, err := os.Stat(p)
+	return err == nil && fi.Mode().IsRegular()
 }

@@ -120,4 +120,16 @@ func TestCLIImportPM2(t *testing.T) {
 	code, _, errs = runCLI("import-pm2", filepath.Join(dir, "missing.json"))
 	assert.Equal(t, 1, code)
 	assert.Contains(t, errs, "no such file")
+
+	// pm2's other forms: YAML, and JavaScript, which node evaluates.
+	yml := filepath.Join(dir, "process.yml")
+	require.NoError(t, os.WriteFile(yml, []byte("apps:\n  - name: api\n    script: /srv/api/server\n    instances: 3\n"), 0o644))
+	code, out, errs = runCLI("import-pm2", yml)
+	require.Equal(t, 0, code, errs)
+	assert.Contains(t, out, "instances = 3\n")
+	js := filepath.Join(dir, "ecosystem.config.js")
+	require.NoError(t, os.WriteFile(js, []byte("module.exports = { apps: [{ name: 'api', script: '/srv/api/server', instances: 1 + 2 }] };\n"), 0o644))
+	code, out, errs = runCLI("import-pm2", js)
+	require.Equal(t, 0, code, errs)
+	assert.Contains(t, out, "instances = 3\n")
 }

@@ -55,6 +55,12 @@ func WriteReport(w io.Writer, rep reloader.Report) {
 	}
 	if rep.Failure != nil {
 		fmt.Fprintf(w, "\n%s FAILED at %s: %s\n", what, rep.Failure.Unit, printable(rep.Failure.Reason))
+		if rep.Failure.Cause != "" {
+			fmt.Fprintf(w, "cause: %s\n", printable(rep.Failure.Cause))
+		}
+		for _, h := range rep.Failure.Hints {
+			fmt.Fprintf(w, "hint: %s\n", printable(h))
+		}
 		if len(rep.Failure.Journal) > 0 {
 			fmt.Fprintf(w, "last log lines of %s:\n", rep.Failure.Unit)
 			for _, l := range rep.Failure.Journal {

@@ -39,8 +39,10 @@ func TestWriteReport(t *testing.T) {
 		return b.String()
 	}
 	failed := render(reloader.Report{Failure: &reloader.Failure{Unit: "app@1.service", Reason: "job failed (result exit-code, exit status 3)",
-		Journal: []string{"app@1.service: boom", "app@1.service: exiting with status 3"}}})
+		Journal:   []string{"app@1.service: boom", "app@1.service: exiting with status 3"},
+		Diagnosis: reloader.Diagnosis{Cause: "Error: EROFS: read-only file system, open '/srv/a/x'", Hints: []string{`read_write_paths = ["/srv/a"]`}}}})
 	assert.Contains(t, failed, "rollout FAILED at app@1.service: job failed")
+	assert.Contains(t, failed, "\ncause: Error: EROFS: read-only file system, open '/srv/a/x'\nhint: read_write_paths = [\"/srv/a\"]\n")
 	assert.Contains(t, failed, "  app@1.service: boom")
 	assert.Contains(t, failed, "instances after it were not touched.")
 
