@@ -87,10 +87,9 @@ func (r b2bRec) ratio() float64 {
 // fixed-rate new-connection load; steady is the load before the first.
 func measureBackToBack(ctx context.Context, o options, veg *e2e.Vegeta, sys system, rep int) (b2bRec, error) {
 	r := b2bRec{system: sys.name, rep: rep, rollouts: backToBack}
-	lead, total := 3*time.Second, 15*time.Second
-	if strings.HasPrefix(sys.name, "pm2") {
-		total = 25 * time.Second // pm2 reload takes seconds
-	}
+	// A rollout of app's takes at least canary_uptime (2 s), pm2's reload
+	// a second or two: five fit with room.
+	lead, total := 3*time.Second, 30*time.Second
 	a, err := attackAfter(ctx, veg, e2e.AttackOptions{URL: sys.url, Rate: o.rateNew, Duration: total}, lead)
 	if err != nil {
 		return r, err
@@ -216,7 +215,7 @@ func renderGoals(sr socketRun, instances []string, reference string) string {
 	p("\n### Fair and spike-free: four figures side by side\n\n")
 	p("Each setup above, and pm2, in the same run, %d instances:\n\n", len(instances))
 	p("- **shares**: new connections' shares, max ÷ min, steady (the fixed-rate run);\n")
-	p("- **throughput ÷ SO_REUSEPORT**: new connection per request, closed loop, paired with the per-instance-socket run of the same repetition;\n")
+	p("- **throughput ÷ SO_REUSEPORT**: new connection per request, closed loop, paired with the per-instance-socket run of the same worker in the same repetition (pm2's with the Go worker's);\n")
 	p("- **p99 through rollouts ÷ steady**: %d rollouts back to back under %d new connections/s (fixed rate), p99 over all of them ÷ p99 before the first; failures over the whole load;\n", backToBack, rateNew)
 	p("- **keep-alive even again after**: %d keep-alive clients, one request each per %s (so each instance's share of requests is its share of connections), through one rollout: the time from its end until every later one-second window has max ÷ min ≤ %.2f (watched for %s).\n\n", kaConns, kaPace, respreadGoal, respreadWait)
 	p("| setup | shares (≤ 1.05) | throughput ÷ SO_REUSEPORT (≥ 0.95) | p99 through %d rollouts ÷ steady (≤ 1.3) | steady p99 → through rollouts | failed / sent | keep-alive even again after (≤ 10 s) | keep-alive max ÷ min, last 5 s |\n| --- | --- | --- | --- | --- | --- | --- | --- |\n", backToBack)
@@ -256,7 +255,7 @@ func renderGoals(sr socketRun, instances []string, reference string) string {
 				ss = append(ss, x)
 			}
 		}
-		ratios := tpRatios(recs, sys, reference)
+		ratios := tpRatios(recs, sys, referenceFor(sys, reference))
 		shares := values(rs, func(r record) float64 { return e2e.Imbalance(r.shareBefore, instances) })
 		after := make([]string, len(ss))
 		for i, x := range ss {
@@ -319,10 +318,10 @@ func renderGoals(sr socketRun, instances []string, reference string) string {
 		p("\nThe same setups with the kernel's autogroup off (`%s` = 0; on this machine it is %s), measured right after the runs above in each repetition (see \"Throughput\" below):\n\n", autogroupPath, sr.autogroup)
 		p("| setup | throughput ÷ SO_REUSEPORT, autogroup off | as the machine is (from the table above) | p99 through %d rollouts ÷ steady, autogroup off | steady p99 → through rollouts | failed / sent |\n| --- | --- | --- | --- | --- | --- |\n", backToBack)
 		for _, sys := range order(sr.noAG, func(r record) string { return r.system }) {
-			off := tpRatios(sr.noAG, sys, reference)
+			off := tpRatios(sr.noAG, sys, referenceFor(sys, reference))
 			bs := b2bOf(sr.b2bsNoAG, sys)
 			cells, failed := b2bCells(bs)
-			p("| %s | %s | %s | %s |\n", sys, fx(off, "%.2f"), fx(tpRatios(recs, sys, reference), "%.2f"), cells)
+			p("| %s | %s | %s | %s |\n", sys, fx(off, "%.2f"), fx(tpRatios(recs, sys, referenceFor(sys, reference)), "%.2f"), cells)
 			if sys == sysDefaults {
 				b2bVerdict(agOff, bs, failed)
 			}
@@ -360,6 +359,16 @@ func renderGoals(sr socketRun, instances []string, reference string) string {
 	}
 	p("%s", goalGaps)
 	return b.String()
+}
+
+// referenceFor is what sys's throughput is compared with: the Node
+// worker's setups with the Node worker on SO_REUSEPORT sockets, the others
+// with reference (the Go worker's).
+func referenceFor(sys, reference string) string {
+	if strings.HasPrefix(sys, "app, Node worker") {
+		return sysNodeReuse
+	}
+	return reference
 }
 
 // tpRatios is sys's throughput with a new connection per request ÷

@@ -34,3 +34,12 @@ func TestPairRatiosMeanOfABBA(t *testing.T) {
 	assert.Equal(t, []float64{0.95}, pairRatios(pairs, sysDefaults, refReusePort, true))
 	assert.Empty(t, pairRatios(pairs, sysSharedGo, refReusePort, false))
 }
+
+// The Node worker's setups are compared with the Node worker's own
+// SO_REUSEPORT run, not the Go worker's.
+func TestReferenceFor(t *testing.T) {
+	assert.Equal(t, sysNodeReuse, referenceFor(sysNodeDefaults, refReusePort))
+	assert.Equal(t, sysNodeReuse, referenceFor(sysNodeGreedy, refReusePort))
+	assert.Equal(t, refReusePort, referenceFor(sysDefaults, refReusePort))
+	assert.Equal(t, refReusePort, referenceFor("pm2, Node worker", refReusePort))
+}
