@@ -67,7 +67,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "bench: -reps, -instances, -rate-* and -workers must be at least 1")
 		os.Exit(2)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Minute)
 	defer cancel()
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
