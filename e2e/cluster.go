@@ -138,13 +138,18 @@ func Instances(n int) []string {
 
 // MainPIDs returns the main PID of app@0 … app@n-1.
 func (m *Machine) MainPIDs(ctx context.Context, n int) (map[string]int, error) {
+	return m.AppPIDs(ctx, units.App, n)
+}
+
+// AppPIDs returns the main PID of app c's instances 0 … n-1.
+func (m *Machine) AppPIDs(ctx context.Context, c units.Cluster, n int) (map[string]int, error) {
 	out := map[string]int{}
 	for i := 0; i < n; i++ {
-		pid, err := m.MainPID(ctx, units.Instance(i))
+		pid, err := m.MainPID(ctx, c.Instance(i))
 		if err != nil {
 			return nil, err
 		}
-		out[units.Instance(i)] = pid
+		out[c.Instance(i)] = pid
 	}
 	return out, nil
 }
@@ -163,7 +168,8 @@ func (m *Machine) ConfiguredInstances(ctx context.Context) (int, error) {
 	if i := strings.Index(out, "{"); i > 0 {
 		out = out[i:]
 	}
-	if err := json.Unmarshal([]byte(out), &check); err != nil {
+	// The package's app's object comes first; other apps' follow.
+	if err := json.NewDecoder(strings.NewReader(out)).Decode(&check); err != nil {
 		return 0, fmt.Errorf("app-reloader check --json: %q: %w", out, err)
 	}
 	return check.Instances, nil

@@ -1,9 +1,19 @@
 # bash completion for app-reloader(1)                      -*- shell-script -*-
 
 _app_reloader_instances() {
-    # The instances systemd knows, by number; spare while a rollout runs.
-    systemctl list-units --all --plain --no-legend --no-pager 'app@*.service' 2>/dev/null |
-        sed -n 's/^app@\([0-9a-z]*\)\.service.*/\1/p'
+    # The instances systemd knows: the package's app's by number (spare
+    # while a rollout runs), the other apps' as APP:N.
+    systemctl list-units --all --plain --no-legend --no-pager 'app@*.service' 'app-*@*.service' 2>/dev/null |
+        sed -n -e 's/^app@\([0-9a-z]*\)\.service.*/\1/p' -e 's/^app-\([a-z0-9-]*\)@\([0-9a-z]*\)\.service.*/\1:\2/p'
+}
+
+_app_reloader_apps() {
+    # app, and every app configured in /etc/app/apps.d.
+    local f
+    echo app
+    for f in /etc/app/apps.d/*.toml; do
+        [[ -e $f ]] && basename "$f" .toml
+    done
 }
 
 _app_reloader() {
@@ -15,19 +25,19 @@ _app_reloader() {
     fi
     local cmd=${COMP_WORDS[1]} flags=""
     case $cmd in
-        reload)     flags="-config -host -json -lock -parallel -plain -report -ssh -verbose -wait-lock" ;;
-        status)     flags="-config -host -json -report -ssh" ;;
-        describe)   flags="-config -json -show-env" ;;
-        logs)       flags="-f -json -n -since" ;;
-        top)        flags="-config -interval -n" ;;
-        scale)      flags="-config -json -lock -plain -verbose -wait-lock" ;;
+        reload)     flags="-apps -config -host -json -lock -parallel -plain -report -ssh -verbose -wait-lock" ;;
+        status)     flags="-apps -config -host -json -report -ssh" ;;
+        describe)   flags="-apps -config -json -show-env" ;;
+        logs)       flags="-apps -config -f -json -n -since" ;;
+        top)        flags="-apps -config -interval -n" ;;
+        scale)      flags="-apps -config -json -lock -plain -verbose -wait-lock" ;;
         deploy)     flags="-host -json -parallel -ssh" ;;
-        check)      flags="-config -json" ;;
+        check)      flags="-apps -config -json" ;;
         import-pm2) flags="-app -env -json -o" ;;
         guard)      flags="-dir -max-restarts -socket -stopped -window" ;;
     esac
     case $prev in
-        -config | -lock | -report | -o | -dir)
+        -config | -lock | -report | -o | -dir | -apps)
             COMPREPLY=($(compgen -f -- "$cur"))
             return ;;
         -host)
@@ -42,9 +52,12 @@ _app_reloader() {
         return
     fi
     case $cmd in
-        describe | logs) COMPREPLY=($(compgen -W "$(_app_reloader_instances)" -- "$cur")) ;;
-        scale)           COMPREPLY=($(compgen -W "auto +1 -1" -- "$cur")) ;;
-        import-pm2)      COMPREPLY=($(compgen -f -X '!*.json' -- "$cur") $(compgen -d -- "$cur")) ;;
+        describe)        COMPREPLY=($(compgen -W "$(_app_reloader_instances)" -- "$cur")) ;;
+        logs)            COMPREPLY=($(compgen -W "$(_app_reloader_instances) $(_app_reloader_apps)" -- "$cur")) ;;
+        reload | status | top | check)
+                         COMPREPLY=($(compgen -W "$(_app_reloader_apps)" -- "$cur")) ;;
+        scale)           COMPREPLY=($(compgen -W "auto +1 -1 $(_app_reloader_apps)" -- "$cur")) ;;
+        import-pm2)      COMPREPLY=($(compgen -f -X '!*.@(json|yml|yaml|js|cjs|mjs)' -- "$cur") $(compgen -d -- "$cur")) ;;
         deploy)          COMPREPLY=($(compgen -f -X '!*.deb' -- "$cur") $(compgen -d -- "$cur")) ;;
         help)            COMPREPLY=($(compgen -W "$commands" -- "$cur")) ;;
     esac

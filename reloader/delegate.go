@@ -36,15 +36,15 @@ type Reloading interface {
 	Reload(ctx context.Context, unit string) (string, error)
 }
 
-// Delegate rolls the cluster for a caller who is not root: it has systemd
-// reload [ReloadUnit], whose ExecReload= runs the rollout as root, waits
+// Delegate rolls app c for a caller who is not root: it has systemd
+// reload c's reload unit ([ReloadUnit] for the package's app), whose ExecReload= runs the rollout as root, waits
 // for it, and returns the rollout's report as saved at reportPath. The
 // error says whether polkit refused ([ErrNotAllowed]), the cluster is
 // stopped ([ErrNotRunning]) or the rollout failed (with the report, as
 // for [Reloader.Reload]).
-func Delegate(ctx context.Context, sd Reloading, reportPath string) (*Report, error) {
+func Delegate(ctx context.Context, sd Reloading, c units.Cluster, reportPath string) (*Report, error) {
 	asked := time.Now()
-	return DelegateWith(ctx, sd, reportPath, func() (*Report, error) { return LoadReport(reportPath) },
+	return DelegateWith(ctx, sd, c, reportPath, func() (*Report, error) { return LoadReport(reportPath) },
 		func(rep *Report) bool { return !rep.Started.Before(asked.Add(-time.Second)) })
 }
 
@@ -52,16 +52,17 @@ func Delegate(ctx context.Context, sd Reloading, reportPath string) (*Report, er
 // only names it in errors), and fresh telling this rollout's report from
 // an earlier one: for a report on another machine, whose clock is not
 // this one's.
-func DelegateWith(ctx context.Context, sd Reloading, reportPath string, load func() (*Report, error), fresh func(*Report) bool) (*Report, error) {
-	result, err := sd.Reload(ctx, ReloadUnit)
+func DelegateWith(ctx context.Context, sd Reloading, c units.Cluster, reportPath string, load func() (*Report, error), fresh func(*Report) bool) (*Report, error) {
+	unit := c.ReloadUnit()
+	result, err := sd.Reload(ctx, unit)
 	if err != nil {
 		var derr dbus.Error
 		if errors.As(err, &derr) {
 			switch derr.Name {
 			case "org.freedesktop.DBus.Error.AccessDenied", "org.freedesktop.DBus.Error.InteractiveAuthorizationRequired":
-				return nil, fmt.Errorf("%w to reload %s: run app-reloader as root, or as a member of the %s group (the package's polkit rule lets them do this and nothing else): %w", ErrNotAllowed, ReloadUnit, DeployGroup, err)
+				return nil, fmt.Errorf("%w to reload %s: run app-reloader as root, or as a member of the %s group (the package's polkit rule lets them do this and nothing else): %w", ErrNotAllowed, unit, DeployGroup, err)
 			case "org.freedesktop.systemd1.UnitInactive", "org.freedesktop.systemd1.NoSuchUnit":
-				return nil, fmt.Errorf("%w (%s is not active): as root, start it with: systemctl start app.target: %w", ErrNotRunning, ReloadUnit, err)
+				return nil, fmt.Errorf("%w (%s is not active): as root, start it with: systemctl start %s: %w", ErrNotRunning, unit, c.Target(), err)
 			}
 		}
 		return nil, err
@@ -74,12 +75,12 @@ func DelegateWith(ctx context.Context, sd Reloading, reportPath string, load fun
 	case result == "done" && rep != nil:
 		return rep, nil
 	case result == "done" && lerr != nil:
-		return nil, fmt.Errorf("reload %s: done, but its report is unreadable: %w", ReloadUnit, lerr)
+		return nil, fmt.Errorf("reload %s: done, but its report is unreadable: %w", unit, lerr)
 	case result == "done":
-		return nil, fmt.Errorf("reload %s: done, but no report of it in %s", ReloadUnit, reportPath)
+		return nil, fmt.Errorf("reload %s: done, but no report of it in %s", unit, reportPath)
 	case rep != nil && !rep.OK:
 		return rep, fmt.Errorf("rollout failed: %s", rep.Error)
 	default:
-		return rep, fmt.Errorf("reload %s: job %s (see: journalctl -u %s)", ReloadUnit, result, ReloadUnit)
+		return rep, fmt.Errorf("reload %s: job %s (see: journalctl -u %s)", unit, result, unit)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"example.com/app/units"
 	"github.com/godbus/dbus/v5"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -64,7 +65,7 @@ func TestDelegate(t *testing.T) {
 				require.NoError(t, os.WriteFile(path, []byte("{not json"), 0o644))
 			}
 			tc.fake.path = path
-			rep, err := Delegate(ctx, &tc.fake, path)
+			rep, err := Delegate(ctx, &tc.fake, units.App, path)
 			assert.Equal(t, ReloadUnit, tc.fake.unit)
 			switch {
 			case tc.wantErr == nil:

@@ -17,6 +17,15 @@ import (
 // it, and so would hold every rollout up.
 const DefaultLockPath = units.PrivateDir + "/reload.lock"
 
+// LockPath serialises app c's rollouts: [DefaultLockPath] for the
+// package's app. Apps roll independently of each other.
+func LockPath(c units.Cluster) string {
+	if c.Main() {
+		return DefaultLockPath
+	}
+	return units.PrivateDir + "/reload-" + c.App + ".lock"
+}
+
 // ErrBusy is returned by [Lock] when another rollout holds the lock.
 var ErrBusy = errors.New("another rollout is running")
 

@@ -66,6 +66,8 @@ type Failure struct {
 
 // Report is the outcome of one rollout.
 type Report struct {
+	// App is the app rolled ("app" for the package's own).
+	App       string        `json:"app,omitempty"`
 	Started   time.Time     `json:"started"`
 	Took      time.Duration `json:"took_ns"`
 	Instances int           `json:"instances"`
@@ -597,7 +599,7 @@ func (r *Reloader) step(ctx context.Context, rep *Report, step Step, idx, total 
 // begin is the report of a rollout as it begins, saved before anything is
 // touched.
 func (r *Reloader) begin(want int, scale bool) Report {
-	rep := Report{Started: time.Now(), Instances: want, Scale: scale, Running: true, Process: proc.This()}
+	rep := Report{App: r.o.Cluster.AppName(), Started: time.Now(), Instances: want, Scale: scale, Running: true, Process: proc.This()}
 	if r.o.Checkpoint != nil {
 		r.o.Checkpoint(rep)
 	}

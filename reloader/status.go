@@ -13,14 +13,26 @@ import (
 	"strconv"
 
 	"example.com/app/reloader/proc"
+	"example.com/app/units"
 )
 
 // DefaultReportPath keeps the outcome of the last rollout.
 const DefaultReportPath = "/var/lib/app/last-rollout.json"
 
+// ReportPath is where app c's last rollout's report is kept:
+// [DefaultReportPath] for the package's app.
+func ReportPath(c units.Cluster) string {
+	if c.Main() {
+		return DefaultReportPath
+	}
+	return "/var/lib/app/last-rollout-" + c.App + ".json"
+}
+
 // Status is what `app-reloader status` shows.
 type Status struct {
-	Socket Unit `json:"socket"`
+	// App is the app ("app" for the package's own).
+	App    string `json:"app,omitempty"`
+	Socket Unit   `json:"socket"`
 	// Sockets are the instances' own sockets (socket = "reuseport").
 	Sockets     []Unit  `json:"instance_sockets,omitempty"`
 	Configured  int     `json:"configured_instances"`
@@ -34,6 +46,9 @@ type Status struct {
 	// or restarted since: SinceRollout), failed or incomplete.
 	RolloutState string   `json:"rollout_state,omitempty"`
 	SinceRollout []string `json:"since_rollout,omitempty"`
+	// OtherApps are the host's other apps (in /etc/app/apps.d), when the
+	// status is of every app: this one is the package's own.
+	OtherApps []Status `json:"other_apps,omitempty"`
 }
 
 // Rollout states, as [Status.Assess] tells them.
@@ -108,7 +123,7 @@ func (rep *Report) SpareUnit() string {
 // Status reads the socket and every instance: the configured ones
 // (app@0 … app@want-1) and any other loaded one.
 func (r *Reloader) Status(ctx context.Context, want int) (Status, error) {
-	st := Status{Configured: want}
+	st := Status{App: r.o.Cluster.AppName(), Configured: want}
 	sock, err := r.o.Systemd.Unit(ctx, r.o.Cluster.Socket())
 	if err != nil {
 		return st, err

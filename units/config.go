@@ -31,6 +31,10 @@ var ErrInvalid = errors.New("invalid configuration")
 
 // Config is /etc/app/app.toml.
 type Config struct {
+	// cluster is the app this configures (see [Config.Of]); the zero value
+	// is the package's own, [App].
+	cluster Cluster
+
 	Instances        Instances         `toml:"instances"`
 	Listen           []Address         `toml:"listen"`
 	Script           Path              `toml:"script"`
@@ -627,7 +631,7 @@ const ClusterSocket = "/run/app/cluster.sock"
 // SocketListen is what app.socket listens on.
 func (c Config) SocketListen() []string {
 	if c.Socket == SocketReusePort {
-		return []string{ClusterSocket}
+		return []string{c.cluster.ClusterSocket()}
 	}
 	return c.ListenStrings()
 }

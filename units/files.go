@@ -54,16 +54,21 @@ const UnitDir = "/lib/systemd/system"
 // Instance is the unit name of instance i, "app@i.service".
 func Instance(i int) string { return "app@" + strconv.Itoa(i) + ".service" }
 
-// Cluster names the units of one cluster; the package ships one, [App].
-// Every name the reloader and the command line use comes from here.
+// Cluster names the units of one cluster, one app; the package ships one,
+// [App], and each file in [AppsDir] adds another ([AppCluster]). Every
+// name the reloader and the command line use comes from here.
 type Cluster struct {
-	// Name is the units' prefix: "app" for app.socket, app@0.service, ….
+	// Name is the units' prefix: "app" for app.socket, app@0.service, …;
+	// "app-api" for the app in apps.d/api.toml.
 	Name string
+	// App is the app's name, as commands take it: "app" for the package's
+	// own, "api" for apps.d/api.toml.
+	App string
 }
 
 // App is the cluster the package ships: app.socket, app@.service,
-// app.target, app-reload.service.
-var App = Cluster{Name: "app"}
+// app.target, app-reload.service, configured by /etc/app/app.toml.
+var App = Cluster{Name: "app", App: "app"}
 
 // Socket is the cluster's shared listening socket, app.socket.
 func (c Cluster) Socket() string { return c.Name + ".socket" }

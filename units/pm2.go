@@ -16,6 +16,9 @@ import (
 type PM2Import struct {
 	// App is the pm2 name of the imported app.
 	App string `json:"app"`
+	// Name is the app's name on this host ([ImportPM2All]): its file is
+	// AppsDir/Name.toml.
+	Name string `json:"name,omitempty"`
 	// TOML is the configuration, ready for /etc/app/app.toml; it passes
 	// [Parse].
 	TOML string `json:"toml"`
@@ -149,6 +152,69 @@ func ImportPM2(name string, data []byte, o PM2Options) (PM2Import, error) {
 		}
 	}
 	return im.run(name)
+}
+
+// ImportPM2All translates every app of an ecosystem file, each into the
+// configuration of an app of its own (AppsDir/NAME.toml), named after its
+// pm2 name ([PM2AppName]); o.App is ignored.
+func ImportPM2All(name string, data []byte, o PM2Options) ([]PM2Import, error) {
+	apps, _, err := pm2Apps(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %v: %w", name, err, ErrPM2)
+	}
+	var out []PM2Import
+	seen := map[string]string{}
+	var errs []error
+	for i, a := range apps {
+		pm2Name := stringOf(a["name"])
+		app, err := PM2AppName(pm2Name)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: app %d: %w", name, i+1, err))
+			continue
+		}
+		if other, dup := seen[app]; dup {
+			errs = append(errs, fmt.Errorf("%s: apps %q and %q would both be %s: %w", name, other, pm2Name, app, ErrPM2))
+			continue
+		}
+		seen[app] = pm2Name
+		one := o
+		one.App = pm2Name
+		// The app alone, so that ImportPM2 picks it whatever the others.
+		single, _ := json.Marshal(a)
+		im, err := ImportPM2(name, single, one)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		im.Name = app
+		im.TOML = strings.Replace(im.TOML, "# /etc/app/app.toml, imported", "# "+AppCluster(app).ConfigPath()+", imported", 1)
+		out = append(out, im)
+	}
+	return out, errors.Join(errs...)
+}
+
+// PM2AppName is the app name a pm2 app's name becomes: lower case, with
+// dashes for what an app name may not hold ("API server" → api-server).
+func PM2AppName(pm2Name string) (string, error) {
+	var b strings.Builder
+	dash := false
+	for _, r := range strings.ToLower(pm2Name) {
+		switch {
+		case r >= 'a' && r <= 'z' || r >= '0' && r <= '9':
+			if dash && b.Len() > 0 {
+				b.WriteByte('-')
+			}
+			dash = false
+			b.WriteRune(r)
+		default:
+			dash = true
+		}
+	}
+	name := b.String()
+	if err := CheckAppName(name); err != nil {
+		return "", fmt.Errorf("pm2 name %q: %w; rename it in the ecosystem file: %w", pm2Name, err, ErrPM2)
+	}
+	return name, nil
 }
 
 // pm2Apps reads the apps of an ecosystem file, and the names of its other

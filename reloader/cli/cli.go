@@ -37,14 +37,14 @@ var commands []command
 
 func init() {
 	commands = []command{
-		{"reload", "", "apply /etc/app/app.toml and restart the instances one at a time (pm2 reload)", runReload, true},
-		{"status", "", "show the socket, every instance and the last rollout (pm2 list)", runStatus, false},
-		{"describe", "INSTANCE", "show one instance: unit, command, environment, socket, limits, recent restarts (pm2 describe)", runDescribe, false},
-		{"logs", "[INSTANCE]", "show the instances' journal merged, each line prefixed with its instance (pm2 logs)", runLogs, false},
-		{"top", "", "a live view of every instance: state, CPU, memory, restarts, requests per second (pm2 monit)", runTop, false},
-		{"scale", "COUNT", "set the number of instances in /etc/app/app.toml and start or stop the difference (pm2 scale)", runScale, true},
+		{"reload", "[APP]", "apply an app's configuration and restart its instances one at a time; every app, one after the other, without APP (pm2 reload)", runReload, true},
+		{"status", "[APP]", "show the socket, every instance and the last rollout, of every app or one (pm2 list)", runStatus, false},
+		{"describe", "[APP:]INSTANCE", "show one instance: unit, command, environment, socket, limits, recent restarts (pm2 describe)", runDescribe, false},
+		{"logs", "[APP | [APP:]INSTANCE]", "show the instances' journal merged, each line prefixed with its instance (pm2 logs)", runLogs, false},
+		{"top", "[APP]", "a live view of every instance: state, CPU, memory, restarts, requests per second (pm2 monit)", runTop, false},
+		{"scale", "[APP] COUNT", "set an app's number of instances in its configuration and start or stop the difference (pm2 scale)", runScale, true},
 		{"deploy", "-host HOST[,HOST…] FILE.deb", "install a new package on other machines over ssh, one after another; each rolls its cluster as it installs", runDeploy, true},
-		{"check", "", "validate the configuration; exit non-zero with file:line on error", runCheck, false},
+		{"check", "[APP]", "validate every app's configuration, or one; exit non-zero with file:line on error", runCheck, false},
 		{"import-pm2", "FILE", "translate a pm2 ecosystem file (JSON, YAML, JavaScript) into app.toml, listing what it cannot map", runImportPM2, false},
 		{"guard", "UNIT", "(run by app@.service as ExecCondition=) refuse to start a crash-looping instance", runGuard, false},
 		{"help", "[COMMAND]", "show this list, or a command's flags", runHelp, false},
@@ -161,8 +161,9 @@ func (o *cli) parse(fs *flag.FlagSet, args []string, minArgs, maxArgs int) int {
 	return -1
 }
 
-// config loads the configuration, saying what is wrong with it.
-func (o *cli) config(cmd, path string) (units.Config, bool) {
+// config loads app c's configuration from path, saying what is wrong with
+// it.
+func (o *cli) config(cmd string, c units.Cluster, path string) (units.Config, bool) {
 	cfg, err := units.Load(path)
 	if err != nil {
 		fmt.Fprintf(o.stderr, "app-reloader %s: %v\n", cmd, err)
@@ -171,9 +172,10 @@ func (o *cli) config(cmd, path string) (units.Config, bool) {
 		}
 		return units.Config{}, false
 	}
+	cfg = cfg.Of(c)
 	if cmd == "check" || cmd == "reload" {
 		for _, a := range cfg.Advice() {
-			fmt.Fprintf(o.stderr, "app-reloader %s: warning: %s\n", cmd, a)
+			fmt.Fprintf(o.stderr, "app-reloader %s: warning: %s%s\n", cmd, appPrefix(c), a)
 		}
 	}
 	return cfg, true
@@ -183,16 +185,16 @@ func (o *cli) config(cmd, path string) (units.Config, bool) {
 // cluster. app.toml holds secrets ([env]) and is readable by root only:
 // someone else gets the defaults and unreadable set, and counts the
 // instances from systemd instead ([count]).
-func (o *cli) viewConfig(cmd, path string) (cfg units.Config, unreadable, ok bool) {
+func (o *cli) viewConfig(cmd string, c units.Cluster, path string) (cfg units.Config, unreadable, ok bool) {
 	cfg, err := units.Load(path)
 	if errors.Is(err, fs.ErrPermission) && os.Geteuid() != 0 {
-		return units.Default(), true, true
+		return units.Default().Of(c), true, true
 	}
 	if err != nil {
 		fmt.Fprintf(o.stderr, "app-reloader %s: %v\n", cmd, err)
 		return units.Config{}, false, false
 	}
-	return cfg, false, true
+	return cfg.Of(c), false, true
 }
 
 // count is the number of configured instances: from the configuration,
@@ -201,7 +203,7 @@ func count(ctx context.Context, d *sdbus.DBus, cfg units.Config, unreadable bool
 	if !unreadable {
 		return cfg.Count(), nil
 	}
-	c := units.App
+	c := cfg.Cluster()
 	return d.Wanted(ctx, c.Target(), func(u string) bool { _, ok := c.InstanceNumber(u); return ok })
 }
 
@@ -217,10 +219,10 @@ type viewed struct {
 
 // view reads the configuration (see viewConfig), connects to systemd and
 // counts the configured instances; the caller closes v.sd.
-func (o *cli) view(ctx context.Context, cmd, config string) (*viewed, bool) {
+func (o *cli) view(ctx context.Context, cmd string, c units.Cluster, config string) (*viewed, bool) {
 	v := &viewed{}
 	var ok bool
-	if v.cfg, v.unreadable, ok = o.viewConfig(cmd, config); !ok {
+	if v.cfg, v.unreadable, ok = o.viewConfig(cmd, c, config); !ok {
 		return nil, false
 	}
 	if v.sd, ok = o.connect(cmd, ctx); !ok {
@@ -248,16 +250,17 @@ func (o *cli) connect(cmd string, ctx context.Context) (*sdbus.DBus, bool) {
 // options are the Reloader options of the cluster cfg configures, over
 // sd; source is the configuration file.
 func options(sd reloader.Systemd, cfg units.Config, source string, log *slog.Logger) reloader.Options {
+	c := cfg.Cluster()
 	o := reloader.Options{
-		Systemd: sd, Cluster: units.App, Logger: log,
+		Systemd: sd, Cluster: c, Logger: log,
 		Hold: cfg.MinUptime.Std(), CanaryHold: cfg.CanaryUptime.Std(), GuardDir: reloader.DefaultGuardDir,
 		Surge: cfg.Surge, MemoryLimit: cfg.MaxMemoryRestart.Bytes(),
-		Files:  &reloader.FileState{Config: cfg, Source: source},
+		Files:  &reloader.FileState{Config: cfg, Source: source, AppliedPath: c.AppliedConfigPath()},
 		Listen: cfg.SocketListen(), InstanceListen: cfg.InstanceListen(),
 		Owner: fileOwner,
 	}
 	if cfg.ProbePath != "" {
-		o.Probe = &reloader.Probe{Path: string(cfg.ProbePath), Timeout: cfg.ProbeTimeout.Std()}
+		o.Probe = &reloader.Probe{Path: string(cfg.ProbePath), Timeout: cfg.ProbeTimeout.Std(), Dir: c.ProbeDir()}
 	}
 	return o
 }

@@ -39,7 +39,7 @@ func TestBashCompletion(t *testing.T) {
 	sort.Strings(cmds)
 	assert.Equal(t, append([]string{"--help", "-h"}, cmds...), complete(t, ""), "every command")
 	assert.Equal(t, []string{"scale", "status"}, complete(t, "s"))
-	assert.Equal(t, []string{"auto"}, complete(t, "scale", "a"))
+	assert.Equal(t, []string{"app", "auto"}, complete(t, "scale", "a"), "a count, or the app")
 
 	// Every command's flags, as its -h lists them.
 	for _, name := range Commands() {

@@ -12,25 +12,24 @@ import (
 
 func runDescribe(ctx context.Context, o *cli, args []string) int {
 	fs := o.flags("describe")
-	config := fs.String("config", units.DefaultConfigPath, "configuration file")
+	f := addAppFlags(fs, "configuration file")
 	asJSON := fs.Bool("json", false, "print the description as JSON on stdout")
 	showEnv := fs.Bool("show-env", false, "show the values of the environment from app.toml's [env] (root only), masked otherwise")
 	if code := o.parse(fs, args, 1, 1); code >= 0 {
 		return code
 	}
-	unit, err := units.App.InstanceUnit(fs.Arg(0))
-	if err != nil {
-		fmt.Fprintf(o.stderr, "app-reloader describe: %v\n", err)
+	c, unit, ok := o.appInstance("describe", f, fs.Arg(0))
+	if !ok {
 		return 2
 	}
-	v, ok := o.view(ctx, "describe", *config)
+	v, ok := o.view(ctx, "describe", c, f.configOf(c))
 	if !ok {
 		return 1
 	}
 	defer v.sd.Close()
 	cfg, unreadable, sd, want := v.cfg, v.unreadable, v.sd, v.want
-	sockets := []string{units.App.Socket()}
-	own := units.App.SocketOf(unit)
+	sockets := []string{c.Socket()}
+	own := c.SocketOf(unit)
 	if unreadable {
 		// socket = "reuseport" or not: its own socket is loaded or not.
 		if loaded, err := sd.List(ctx, own); err == nil && len(loaded) > 0 {
@@ -46,8 +45,8 @@ func runDescribe(ctx context.Context, o *cli, args []string) int {
 	}
 	// systemd loads any app@N on demand: one beyond the configured count
 	// that never ran is no instance.
-	if n, ok := units.App.InstanceNumber(unit); ok && n >= want && !d.Unit.Running() && len(d.Recent) == 0 {
-		fmt.Fprintf(o.stderr, "app-reloader describe: %s: %v: %d are configured (app@0 … app@%d) and it never ran\n", unit, reloader.ErrNoSuchInstance, want, want-1)
+	if n, ok := c.InstanceNumber(unit); ok && n >= want && !d.Unit.Running() && len(d.Recent) == 0 {
+		fmt.Fprintf(o.stderr, "app-reloader describe: %s: %v: %d are configured (%s@0 … %s@%d) and it never ran\n", unit, reloader.ErrNoSuchInstance, want, c.Name, c.Name, want-1)
 		return 1
 	}
 	d.ReadFileEnvironment(*showEnv)

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 
 	"example.com/app/units"
 )
@@ -15,7 +16,7 @@ func runImportPM2(ctx context.Context, o *cli, args []string) int {
 	fs := o.flags("import-pm2")
 	app := fs.String("app", "", "the app to import, by its pm2 name, when the file has several")
 	env := fs.String("env", "", "also merge env_`NAME` over env, as pm2 start --env NAME does")
-	outPath := fs.String("o", "", "write app.toml to this `file` (refused if it exists) instead of stdout")
+	outPath := fs.String("o", "", "write app.toml to this `file` (refused if it exists) instead of stdout; a directory (such as /etc/app/apps.d): every app, each to NAME.toml, as apps of their own")
 	asJSON := fs.Bool("json", false, "print the result (toml, unmapped, notes) as JSON on stdout")
 	if code := o.parse(fs, args, 1, 1); code >= 0 {
 		return code
@@ -25,7 +26,11 @@ func runImportPM2(ctx context.Context, o *cli, args []string) int {
 		fmt.Fprintf(o.stderr, "app-reloader import-pm2: %v\n", err)
 		return 1
 	}
-	im, err := units.ImportPM2(fs.Arg(0), data, units.PM2Options{App: *app, Env: *env, LookPath: exec.LookPath, IsFile: isFile})
+	opts := units.PM2Options{App: *app, Env: *env, LookPath: exec.LookPath, IsFile: isFile}
+	if fi, err := os.Stat(*outPath); err == nil && fi.IsDir() && *app == "" {
+		return o.importAll(fs.Arg(0), data, opts, *outPath, *asJSON)
+	}
+	im, err := units.ImportPM2(fs.Arg(0), data, opts)
 	if err != nil {
 		fmt.Fprintf(o.stderr, "app-reloader import-pm2: %v\n", err)
 		return 1
@@ -78,4 +83,47 @@ func readPM2File(ctx context.Context, name string) ([]byte, error) {
 func isFile(p string) bool {
 	fi, err := os.Stat(p)
 	return err == nil && fi.Mode().IsRegular()
+}
+
+// importAll writes every app of the ecosystem file into dir, each as
+// NAME.toml: the apps of a pm2 host become apps of their own here.
+func (o *cli) importAll(name string, data []byte, opts units.PM2Options, dir string, asJSON bool) int {
+	ims, err := units.ImportPM2All(name, data, opts)
+	if err != nil {
+		fmt.Fprintf(o.stderr, "app-reloader import-pm2: %v\nnothing was written\n", err)
+		return 1
+	}
+	// None written unless all can be: an existing file is the operator's.
+	for _, im := range ims {
+		if _, err := os.Lstat(filepath.Join(dir, im.Name+".toml")); err == nil {
+			fmt.Fprintf(o.stderr, "app-reloader import-pm2: %s: file exists\nnothing was written\n", filepath.Join(dir, im.Name+".toml"))
+			return 1
+		}
+	}
+	for _, im := range ims {
+		path := filepath.Join(dir, im.Name+".toml")
+		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o640)
+		if err == nil {
+			_, err = f.WriteString(im.TOML)
+			err = errors.Join(err, f.Close())
+		}
+		if err != nil {
+			fmt.Fprintf(o.stderr, "app-reloader import-pm2: %v\n", err)
+			return 1
+		}
+		if !asJSON {
+			fmt.Fprintf(o.stderr, "wrote %s (pm2 app %q)\n", path, im.App)
+			for _, n := range im.Notes {
+				fmt.Fprintf(o.stderr, "  note: %s: %s\n", n.Key, n.Why)
+			}
+			for _, u := range im.Unmapped {
+				fmt.Fprintf(o.stderr, "  not imported: %s: %s\n", u.Key, u.Why)
+			}
+		}
+	}
+	if asJSON {
+		return o.json(ims)
+	}
+	fmt.Fprintf(o.stderr, "check them with `app-reloader check`; start each with `app-reloader reload NAME`\n")
+	return 0
 }

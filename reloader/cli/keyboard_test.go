@@ -46,7 +46,9 @@ func TestCLIArguments(t *testing.T) {
 		{[]string{"scale"}, "app-reloader scale: missing argument"},
 		{[]string{"top", "-interval", "1ms"}, "want -interval of 100ms or more"},
 		{[]string{"import-pm2"}, "app-reloader import-pm2: missing argument"},
-		{[]string{"status", "extra"}, `unexpected argument "extra"`},
+		{[]string{"status", "extra"}, `no app "extra" (apps: app; another app is a file NAME.toml in /etc/app/apps.d)`},
+		{[]string{"status", "app", "extra"}, `unexpected argument "extra"`},
+		{[]string{"describe", "web:0"}, `no app "web"`},
 	} {
 		code, _, errs := runCLI(tc.args...)
 		assert.Equal(t, 2, code, "%v", tc.args)
@@ -120,6 +122,22 @@ func TestCLIImportPM2(t *testing.T) {
 	code, _, errs = runCLI("import-pm2", filepath.Join(dir, "missing.json"))
 	assert.Equal(t, 1, code)
 	assert.Contains(t, errs, "no such file")
+
+	// Every app of a pm2 host, each an app of its own: -o a directory.
+	appsDir := filepath.Join(dir, "apps.d")
+	require.NoError(t, os.Mkdir(appsDir, 0o755))
+	two := filepath.Join(dir, "two.json")
+	require.NoError(t, os.WriteFile(two, []byte(`{"apps": [{"name": "API", "script": "/srv/api/server", "env": {"PORT": 9001}}, {"name": "web", "script": "/srv/web/server", "env": {"PORT": 9002}}]}`), 0o644))
+	code, _, errs = runCLI("import-pm2", "-o", appsDir, two)
+	require.Equal(t, 0, code, errs)
+	assert.Contains(t, errs, "wrote "+filepath.Join(appsDir, "api.toml")+` (pm2 app "API")`)
+	assert.FileExists(t, filepath.Join(appsDir, "web.toml"))
+	code, out, errs = runCLI("check", "-config", toml, "-apps", appsDir)
+	require.Equal(t, 0, code, errs)
+	assert.Contains(t, out, filepath.Join(appsDir, "api.toml")+": ok (app api, 1 instances, listen 9001, socket shared)")
+	code, _, errs = runCLI("import-pm2", "-o", appsDir, two)
+	assert.Equal(t, 1, code)
+	assert.Contains(t, errs, "file exists\nnothing was written")
 
 	// pm2's other forms: YAML, and JavaScript, which node evaluates.
 	yml := filepath.Join(dir, "process.yml")

@@ -15,6 +15,7 @@ func runLogs(ctx context.Context, o *cli, args []string) int {
 	lines := fs.Int("n", 50, "how many of the last lines to print first")
 	since := fs.String("since", "", "start at this time, as journalctl --since takes it (\"10 min ago\", \"2026-11-26 09:00\")")
 	asJSON := fs.Bool("json", false, "one JSON object per line: time, unit, pid, priority, message")
+	f := addAppFlags(fs, "configuration file")
 	if code := o.parse(fs, args, 0, 1); code >= 0 {
 		return code
 	}
@@ -24,12 +25,21 @@ func runLogs(ctx context.Context, o *cli, args []string) int {
 	}
 	sel := journal.Options{Units: []string{units.App.Instances()}, Lines: *lines, Follow: *follow, Since: *since}
 	if fs.NArg() == 1 {
-		unit, err := units.App.InstanceUnit(fs.Arg(0))
-		if err != nil {
-			fmt.Fprintf(o.stderr, "app-reloader logs: %v\n", err)
-			return 2
+		// An app (api: its instances), or an instance ([APP:]N).
+		arg := fs.Arg(0)
+		if units.CheckAppName(arg) == nil || arg == units.App.AppName() {
+			c, ok := o.pick("logs", f, arg)
+			if !ok {
+				return 2
+			}
+			sel.Units = []string{c.Instances()}
+		} else {
+			_, unit, ok := o.appInstance("logs", f, arg)
+			if !ok {
+				return 2
+			}
+			sel.Units = []string{unit}
 		}
-		sel.Units = []string{unit}
 	}
 	opt := view.LogOptions{JSON: *asJSON, Color: view.Colorful(o.stdout), Follow: *follow}
 	if err := view.Logs(ctx, o.stdout, journal.Reader{}, sel, opt); err != nil {

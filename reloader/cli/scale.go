@@ -17,32 +17,48 @@ func runScale(ctx context.Context, o *cli, args []string) int {
 	fs := o.flags("scale")
 	f := addRolloutFlags(fs, "configuration file (rewritten: its instances key)")
 	fs.Usage = scaleUsage(fs, fs.Usage)
-	// -N is a count, not a flag.
-	var rest []string
+	// -N is a count, not a flag: taken out before the flags are parsed,
+	// put back after.
+	minus := ""
 	for i, a := range args {
 		if relative.MatchString(a) && a[0] == '-' {
-			rest = append(append(rest, args[:i]...), args[i+1:]...)
-			rest = append(rest, "--", a)
+			minus = a
+			args = append(append([]string(nil), args[:i]...), args[i+1:]...)
 			break
 		}
 	}
-	if rest != nil {
-		args = rest
+	lo, hi := 1, 2
+	if minus != "" {
+		lo, hi = 0, 1
 	}
-	if code := o.parse(fs, args, 1, 1); code >= 0 {
+	if code := o.parse(fs, args, lo, hi); code >= 0 {
 		return code
 	}
-	cfg, ok := o.config("scale", *f.config)
+	pos := fs.Args()
+	if minus != "" {
+		pos = append(pos, minus)
+	}
+	// scale [APP] COUNT
+	c, count := units.App, pos[0]
+	if len(pos) == 2 {
+		var ok bool
+		if c, ok = o.pick("scale", f.appFlags, pos[0]); !ok {
+			return 2
+		}
+		count = pos[1]
+	}
+	path := f.configOf(c)
+	cfg, ok := o.config("scale", c, path)
 	if !ok {
 		return 1
 	}
-	want, err := scaleTarget(fs.Arg(0), cfg.Count())
+	want, err := scaleTarget(count, cfg.Count())
 	if err != nil {
 		fmt.Fprintf(o.stderr, "app-reloader scale: %v\nnothing was changed: the running instances keep running\n", err)
 		return 2
 	}
 	if os.Geteuid() != 0 {
-		fmt.Fprintf(o.stderr, "app-reloader scale: changing %s and the instances needs root (the %s group may run reload only)\nnothing was changed: the running instances keep running\n", *f.config, reloader.DeployGroup)
+		fmt.Fprintf(o.stderr, "app-reloader scale: changing %s and the instances needs root (the %s group may run reload only)\nnothing was changed: the running instances keep running\n", path, reloader.DeployGroup)
 		return 1
 	}
 	opts, end, ok := o.begin(ctx, "scale", cfg, f)
@@ -51,13 +67,14 @@ func runScale(ctx context.Context, o *cli, args []string) int {
 	}
 	defer end()
 	before := cfg.Count()
-	if cfg, err = units.SetInstances(*f.config, want); err != nil {
+	if cfg, err = units.SetInstances(path, want); err != nil {
 		fmt.Fprintf(o.stderr, "app-reloader scale: %v\nnothing was changed: the running instances keep running\n", err)
 		return 1
 	}
+	cfg = cfg.Of(c)
 	// The file changed: the reloader's view of it must too.
-	opts.Files = &reloader.FileState{Config: cfg, Source: *f.config}
-	fmt.Fprintf(o.progress(*f.json), "scaling from %d to %d instances (%s: instances = %s)\n", before, cfg.Count(), *f.config, want.TOML())
+	opts.Files = &reloader.FileState{Config: cfg, Source: path, AppliedPath: c.AppliedConfigPath()}
+	fmt.Fprintf(o.progress(*f.json), "scaling %sfrom %d to %d instances (%s: instances = %s)\n", appLabel(c), before, cfg.Count(), path, want.TOML())
 	rep, rerr := reloader.New(opts).Scale(ctx, cfg.Count())
 	return o.report("scale", rep, rerr, *f.json)
 }

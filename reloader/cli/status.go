@@ -16,39 +16,73 @@ import (
 
 func runStatus(ctx context.Context, o *cli, args []string) int {
 	fs := o.flags("status")
-	config := fs.String("config", units.DefaultConfigPath, "configuration file")
-	asJSON := fs.Bool("json", false, "print the status as JSON on stdout (fields: see man app-reloader)")
-	reportPath := fs.String("report", reloader.DefaultReportPath, "where the last rollout's report is kept")
+	f := addAppFlags(fs, "configuration file")
+	asJSON := fs.Bool("json", false, "print the status as JSON on stdout (fields: see man app-reloader); the other apps in other_apps")
+	reportPath := fs.String("report", reloader.DefaultReportPath, "where the last rollout's report of the package's app is kept")
 	hf := addHostFlags(fs, false)
-	if code := o.parse(fs, args, 0, 0); code >= 0 {
+	if code := o.parse(fs, args, 0, 1); code >= 0 {
 		return code
 	}
 	if len(hf.hosts) > 0 {
 		return o.statusHosts(ctx, hf, *asJSON)
 	}
-	v, ok := o.view(ctx, "status", *config)
+	// One app, or every app, the package's first (as pm2 list).
+	apps := o.all("status", f)
+	if f.given("config") && !f.given("apps") {
+		apps = apps[:1]
+	}
+	if fs.NArg() == 1 {
+		c, ok := o.pick("status", f, fs.Arg(0))
+		if !ok {
+			return 2
+		}
+		apps = []units.Cluster{c}
+	}
+	var all []reloader.Status
+	for _, c := range apps {
+		st, ok := o.status(ctx, c, f.configOf(c), reportOf(c, *reportPath))
+		if !ok {
+			return 1
+		}
+		all = append(all, st)
+	}
+	first := all[0]
+	first.OtherApps = all[1:]
+	if *asJSON {
+		return o.json(first)
+	}
+	for i, st := range all {
+		if len(all) > 1 {
+			if i > 0 {
+				fmt.Fprintln(o.stdout)
+			}
+			fmt.Fprintf(o.stdout, "== %s\n", st.App)
+		}
+		view.WriteStatus(o.stdout, st, time.Now(), view.Colorful(o.stdout))
+	}
+	return 0
+}
+
+// status is app c's status, with its last rollout's report.
+func (o *cli) status(ctx context.Context, c units.Cluster, config, reportPath string) (reloader.Status, bool) {
+	v, ok := o.view(ctx, "status", c, config)
 	if !ok {
-		return 1
+		return reloader.Status{}, false
 	}
 	defer v.sd.Close()
-	r := reloader.New(options(v.sd, v.cfg, *config, o.quietLogger()))
-	want := v.want
-	st, err := r.Status(ctx, want)
+	r := reloader.New(options(v.sd, v.cfg, config, o.quietLogger()))
+	st, err := r.Status(ctx, v.want)
 	if err != nil {
-		fmt.Fprintf(o.stderr, "app-reloader status: %v\n", err)
-		return 1
+		fmt.Fprintf(o.stderr, "app-reloader status: %s%v\n", appPrefix(c), err)
+		return st, false
 	}
-	if st.LastRollout, err = reloader.LoadReport(*reportPath); errors.Is(err, os.ErrPermission) {
+	if st.LastRollout, err = reloader.LoadReport(reportPath); errors.Is(err, os.ErrPermission) {
 		st.ReportUnreadable = true
 	} else if err != nil {
-		fmt.Fprintf(o.stderr, "app-reloader status: %v\n", err)
+		fmt.Fprintf(o.stderr, "app-reloader status: %s%v\n", appPrefix(c), err)
 	}
 	st.Assess((*proc.Process).Alive)
-	if *asJSON {
-		return o.json(st)
-	}
-	view.WriteStatus(o.stdout, st, time.Now(), view.Colorful(o.stdout))
-	return 0
+	return st, true
 }
 
 // statusHosts is `app-reloader status -host …`.

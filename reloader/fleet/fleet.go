@@ -176,7 +176,7 @@ func (r Remote) Reload(ctx context.Context, d *sdbus.DBus) (*reloader.Report, er
 	if err != nil {
 		return nil, err
 	}
-	return reloader.DelegateWith(ctx, d, reloader.DefaultReportPath,
+	return reloader.DelegateWith(ctx, d, units.App, reloader.DefaultReportPath,
 		func() (*reloader.Report, error) {
 			return r.Report(context.WithoutCancel(ctx), reloader.DefaultReportPath)
 		},
