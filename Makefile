@@ -1,7 +1,16 @@
 # app: a systemd-native, socket-activated cluster. `make help` lists targets.
 
-# A Debian version (x.y.z); `make deb VERSION=1.2.3` sets it.
+# A Debian version (x.y.z, or x.y.z-N for the Nth packaging of x.y.z);
+# `make deb VERSION=1.2.3` sets it.
 VERSION     ?= 0.1.0~dev
+# Who the package names as its maintainer (Maintainer:, and the changelog's
+# signature), and its home page (Homepage:, left out when empty).
+MAINTAINER  ?= app developers <dev@app.invalid>
+HOMEPAGE    ?=
+# Every time stamp in the package (file times, the changelog's date): the
+# last commit's time, so that two builds of a commit are the same bytes.
+SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null)
+export MAINTAINER HOMEPAGE SOURCE_DATE_EPOCH
 GO          ?= go
 BIN         := bin
 LDFLAGS     := -s -w -X main.version=$(VERSION)
@@ -60,8 +69,18 @@ e2e-deps:
 	command -v ssh >/dev/null || missing="$$missing openssh-client"; \
 	command -v gnuplot >/dev/null || missing="$$missing gnuplot-nox"; \
 	[ -x /usr/lib/polkit-1/polkitd ] || missing="$$missing polkitd"; \
+	[ -f /usr/share/bash-completion/bash_completion ] || missing="$$missing bash-completion"; \
+	command -v zsh >/dev/null || missing="$$missing zsh"; \
+	command -v fish >/dev/null || missing="$$missing fish"; \
 	if [ -n "$$missing" ]; then echo "installing$$missing"; apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; fi
+	@# Ansible, as Debian ships it, and the apt module's python3-apt
+	@# (TestFleet runs packaging/ansible).
+	@command -v ansible-playbook >/dev/null && /usr/bin/python3 -c 'import apt' 2>/dev/null || { echo "installing ansible-core python3-apt"; apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends ansible-core python3-apt >/dev/null; }
+	@# The metrics' scraper (TestSeveralApps), without its extra collectors.
+	@[ -x /usr/bin/prometheus-node-exporter ] || { echo "installing prometheus-node-exporter"; apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus-node-exporter >/dev/null; }
 
 lint: ## gofmt, go vet, staticcheck, go.mod tidy
 	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
@@ -72,7 +91,7 @@ lint: ## gofmt, go vet, staticcheck, go.mod tidy
 	$(GO) mod tidy -diff
 
 deb: ## dist/app_$(VERSION)_amd64.deb, built with nfpm
-	@echo '$(VERSION)' | grep -Eq '^[0-9][A-Za-z0-9.+~]*$$' || { echo "make deb: VERSION=$(VERSION) is not a Debian version such as 1.2.3" >&2; exit 1; }
+	@echo '$(VERSION)' | grep -Eq '^[0-9][A-Za-z0-9.+~]*(-[A-Za-z0-9.+~]+)?$$' || { echo "make deb: VERSION=$(VERSION) is not a Debian version such as 1.2.3 or 1.2.3-2" >&2; exit 1; }
 	rm -rf $(DEB_BUILD) && mkdir -p $(DEB_BUILD)
 	# Linked against libc (cgo), position-independent, full RELRO: what
 	# Debian's hardening checks want of binaries it ships.
@@ -81,7 +100,11 @@ deb: ## dist/app_$(VERSION)_amd64.deb, built with nfpm
 	for b in $(DEB_BUILD)/app*; do objcopy --remove-section=.comment "$$b"; done
 	$(if $(WORKER),install -m 0755 $(WORKER) $(DEB_BUILD)/app)
 	packaging/changelog.sh '$(VERSION)' | gzip -9n > $(DEB_BUILD)/changelog.gz
-	for m in packaging/man/*.1; do gzip -9n < "$$m" > $(DEB_BUILD)/$$(basename "$$m").gz; done
+	for m in packaging/man/*.[158]; do gzip -9n < "$$m" > $(DEB_BUILD)/$$(basename "$$m").gz; done
+	# Completion for bash, zsh and fish, from the commands' own definition.
+	$(DEB_BUILD)/app-reloader completion bash > $(DEB_BUILD)/app-reloader.bash
+	$(DEB_BUILD)/app-reloader completion zsh > $(DEB_BUILD)/_app-reloader
+	$(DEB_BUILD)/app-reloader completion fish > $(DEB_BUILD)/app-reloader.fish
 	VERSION='$(VERSION)' BIN_DIR=$(DEB_BUILD) DIST_DIR=$(DEB_BUILD) \
 		$(GO) run $(NFPM) package -f nfpm.yaml -p deb -t dist/app_$(VERSION)_amd64.deb
 

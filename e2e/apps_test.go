@@ -28,7 +28,8 @@ import (
 // and socket are never touched, and neither load fails a request.
 func TestSeveralApps(t *testing.T) {
 	requireDefaultAddrFree(t)
-	v1, v2 := buildDeb(t, "1.0.0", ""), buildDeb(t, "2.0.0", "")
+	// The upgrade is a Debian revision: a packaging-only fix of 1.0.0.
+	v1, v2 := buildDeb(t, "1.0.0-1", ""), buildDeb(t, "1.0.0-2", "")
 	c := bootPackaged(t)
 	ctx := c.ctx
 	web := units.AppCluster("web")
@@ -82,7 +83,7 @@ func TestSeveralApps(t *testing.T) {
 		require.NoError(t, c.WaitActive(ctx, 30*time.Second, web.Socket(), web.Target(), web.Instance(0), web.Instance(1)))
 		assert.Equal(t, before, pids(units.App, n), "the package's app untouched")
 		assert.Equal(t, []string{"w1"}, keys(versionsAt(t, webAddr, nil)))
-		assert.Equal(t, []string{"1.0.0"}, keys(versionsAt(t, c.addr, nil)))
+		assert.Equal(t, []string{"1.0.0-1"}, keys(versionsAt(t, c.addr, nil)))
 
 		// Each app its own dynamic user.
 		users := map[string]bool{}
@@ -192,6 +193,47 @@ func TestSeveralApps(t *testing.T) {
 		assert.Equal(t, afterWeb, pids(web, webN), "the refusals touched no instance")
 	})
 
+	step(t, "Prometheus' node exporter scrapes both apps", func(t *testing.T) {
+		// Debian's own, with its defaults: its textfile collector reads
+		// /var/lib/prometheus/node-exporter.
+		c.run(t, "systemctl", "start", "prometheus-node-exporter.service")
+		t.Cleanup(func() { _, _ = c.Run(ctx, "systemctl", "stop", "prometheus-node-exporter.service") })
+		assert.Equal(t, "active", strings.TrimSpace(c.run(t, "systemctl", "is-active", "app-metrics.timer")), "the package started the timer")
+		scrape := func() string {
+			var out string
+			require.Eventually(t, func() bool {
+				o, err := c.Run(ctx, "curl", "-fsS", "http://127.0.0.1:9100/metrics")
+				out = o
+				return err == nil
+			}, 20*time.Second, 200*time.Millisecond, "the node exporter answers")
+			return out
+		}
+		// A rollout writes the file as it ends.
+		c.run(t, "app-reloader", "reload", "web")
+		out := scrape()
+		for _, want := range []string{
+			`app_instance_up{app="app",instance="0"} 1`,
+			fmt.Sprintf(`app_instance_up{app="web",instance="%d"} 1`, webN-1),
+			`app_instances_configured{app="web"} 2`,
+			`app_last_rollout_success{app="web"} 1`,
+			`app_instance_crash_loop{app="web",instance="0"} 0`,
+			"node_textfile_scrape_error 0",
+		} {
+			assert.Contains(t, out, want+"\n")
+		}
+		assert.Regexp(t, `app_rollouts_total\{app="web",result="ok"\} [1-9]`, out)
+		assert.Regexp(t, `app_instance_requests_total\{app="app",instance="0"\} [0-9]+`, out, "the reference worker's request count")
+		assert.NotContains(t, out, `node_textfile_mtime_seconds{file="app.prom"} 0`)
+
+		// The timer keeps it fresh without a rollout.
+		c.run(t, "rm", "/var/lib/prometheus/node-exporter/app.prom")
+		require.Eventually(t, func() bool {
+			_, err := c.Run(ctx, "test", "-s", "/var/lib/prometheus/node-exporter/app.prom")
+			return err == nil
+		}, 30*time.Second, time.Second, "app-metrics.timer writes it again")
+		assert.Contains(t, scrape(), `app_instance_up{app="app",instance="0"} 1`+"\n")
+	})
+
 	step(t, "a broken release of one app leaves both serving", func(t *testing.T) {
 		loads(t, "web's broken release", func() {
 			beforeApp, beforeWeb := pids(units.App, n), pids(web, webN)
@@ -237,11 +279,13 @@ func TestSeveralApps(t *testing.T) {
 		})
 	})
 
-	step(t, "an upgrade rolls every app", func(t *testing.T) {
-		loads(t, "dpkg -i of v2", func() {
+	step(t, "an upgrade (a Debian revision) rolls every app", func(t *testing.T) {
+		loads(t, "dpkg -i of 1.0.0-2 over 1.0.0-1", func() {
 			beforeApp, beforeWeb := pids(units.App, n), pids(web, webN)
 			out := c.run(t, "dpkg", "-i", c.put(t, v2))
-			t.Logf("dpkg -i v2:\n%s", tail(out, 12))
+			t.Logf("dpkg -i 1.0.0-2:\n%s", tail(out, 12))
+			assert.Contains(t, out, "Unpacking app (1.0.0-2) over (1.0.0-1)")
+			assert.Equal(t, "1.0.0-2", strings.TrimSpace(c.run(t, "dpkg-query", "-W", "-f", "${Version}", "app")))
 			assert.Contains(t, out, "app: rolling the cluster over to the new release")
 			assert.Contains(t, out, "app: rolling web over to the new release")
 			afterApp, afterWeb := pids(units.App, n), pids(web, webN)
@@ -252,7 +296,7 @@ func TestSeveralApps(t *testing.T) {
 				assert.NotEqual(t, pid, afterWeb[u], "%s rolled", u)
 			}
 		})
-		assert.Equal(t, []string{"2.0.0"}, keys(versionsAt(t, c.addr, nil)))
+		assert.Equal(t, []string{"1.0.0-2"}, keys(versionsAt(t, c.addr, nil)))
 		assert.Equal(t, []string{"w2"}, keys(versionsAt(t, webAddr, nil)))
 	})
 
@@ -260,7 +304,7 @@ func TestSeveralApps(t *testing.T) {
 		c.Stop()
 		require.NoError(t, c.Start(ctx))
 		require.NoError(t, c.WaitActive(ctx, 60*time.Second, append(c.instances(n), web.Instance(0), web.Instance(1), web.Instance(2))...), "nobody ran a command after the reboot")
-		assert.Equal(t, []string{"2.0.0"}, keys(versionsAt(t, c.addr, nil)))
+		assert.Equal(t, []string{"1.0.0-2"}, keys(versionsAt(t, c.addr, nil)))
 		assert.Equal(t, []string{"w2"}, keys(versionsAt(t, webAddr, nil)))
 	})
 

@@ -194,6 +194,92 @@ func TestFleet(t *testing.T) {
 		assert.Zero(t, r.Failed(), "failed requests: %v", r.Errors(10))
 		assert.Equal(t, []string{"2.0.0"}, keys(versions(t)), "every host still serves 2.0.0")
 	})
+
+	step(t, "Ansible rolls a release from the signed repository, one host at a time, under load; a broken one stops at the first host", func(t *testing.T) {
+		_, err := exec.LookPath("ansible-playbook")
+		require.NoError(t, err, "ansible-core is not installed (make e2e-deps installs it)")
+		key := signingKey(t, "app-fleet-signing")
+		v4, v5 := buildDeb(t, "4.0.0", ""), buildDeb(t, "5.0.0", brokenWorker(t))
+		repo := filepath.Join(t.TempDir(), "repo")
+		makeRepo(t, repo, key, "http://10.98.0.1/", v4)
+		// The repository, served in the balancer's namespace (each host
+		// reaches it at 10.98.N.1); nothing else is in the hosts' sources.
+		srv := lan.Command("/usr/bin/python3", "-m", "http.server", "--bind", "0.0.0.0", "8444", "--directory", repo)
+		require.NoError(t, srv.Start())
+		t.Cleanup(func() { _ = srv.Process.Kill(); _ = srv.Wait() })
+		for _, c := range hosts {
+			c.run(t, "sh", "-c", "rm -rf /etc/apt/sources.list /etc/apt/sources.list.d/* /var/lib/apt/lists/*")
+		}
+		// Short: ssh's control sockets go under HOME, and a Unix socket's
+		// path may not be longer than 107 bytes (t.TempDir's is).
+		dir, err := os.MkdirTemp("", "ansible-")
+		require.NoError(t, err)
+		t.Cleanup(func() { os.RemoveAll(dir) })
+		inv := filepath.Join(dir, "inventory.ini")
+		var b strings.Builder
+		b.WriteString("[app]\n")
+		for i, name := range names {
+			fmt.Fprintf(&b, "%s app_repo_url=http://10.98.%d.1:8444/\n", name, i+1)
+		}
+		fmt.Fprintf(&b, "\n[app:vars]\nansible_ssh_common_args='-F %s'\nansible_python_interpreter=/usr/bin/python3\n", ssh.config)
+		require.NoError(t, os.WriteFile(inv, []byte(b.String()), 0o600))
+		playbook, err := filepath.Abs("../packaging/ansible/rollout.yml")
+		require.NoError(t, err)
+		play := func(t *testing.T) (string, error) {
+			t0 := time.Now()
+			cmd := lan.Command("ansible-playbook", "-i", inv, playbook, "-e", "app_repo_key="+filepath.Join(repo, "app-archive-keyring.gpg"))
+			cmd.Env = append(os.Environ(), "HOME="+dir, "LC_ALL=C.UTF-8", "ANSIBLE_NOCOLOR=1", "ANSIBLE_LOCAL_TEMP="+filepath.Join(dir, "tmp"), "ANSIBLE_FORKS=1")
+			out, err := cmd.CombinedOutput()
+			t.Logf("ansible-playbook (%s):\n%s", time.Since(t0).Round(time.Millisecond), tail(string(out), 30))
+			return string(out), err
+		}
+
+		var before []map[string]int
+		for _, c := range hosts {
+			before = append(before, c.pids(t, instances))
+		}
+		since := time.Now()
+		l := load()
+		time.Sleep(time.Second)
+		_, err = play(t)
+		time.Sleep(time.Second)
+		r := l.Stop()
+		require.NoError(t, err)
+		t.Logf("through nginx during ansible-playbook (4.0.0, %d hosts): %s; by version %v", hostsN, r.Summary(), r.By(func(s Sample) string { return s.Version }))
+		assert.Zero(t, r.Failed(), "failed requests: %v", r.Errors(10))
+		var started []time.Time
+		for i, c := range hosts {
+			c.checkRollout(t, names[i], instances, before[i], since, "4.0.0", true)
+			var st struct {
+				LastRollout struct{ Started time.Time } `json:"last_rollout"`
+			}
+			require.NoError(t, json.Unmarshal([]byte(c.run(t, "app-reloader", "status", "--json")), &st))
+			started = append(started, st.LastRollout.Started)
+		}
+		assert.True(t, started[0].Before(started[1]), "one host after the other (serial: 1)")
+		assert.Equal(t, []string{"4.0.0"}, keys(versions(t)))
+
+		// A broken release: the first host's rollout halts on its spare,
+		// the play stops there, the second host is not touched.
+		makeRepo(t, repo, key, "http://10.98.0.1/", v4, v5)
+		before = before[:0]
+		for _, c := range hosts {
+			before = append(before, c.pids(t, instances))
+		}
+		l = load()
+		out, err := play(t)
+		r = l.Stop()
+		require.Error(t, err, "the play fails")
+		assert.Contains(t, out, "host1: app app: rollout failed")
+		assert.NotContains(t, out, "host2 ", "host2 is never reached")
+		t.Logf("through nginx during the failed play: %s", r.Summary())
+		assert.Zero(t, r.Failed(), "failed requests: %v", r.Errors(10))
+		for i, c := range hosts {
+			assert.Equal(t, before[i], c.pids(t, instances), "%s: no instance touched", names[i])
+		}
+		assert.Equal(t, "4.0.0", strings.TrimSpace(hosts[1].run(t, "dpkg-query", "-W", "-f", "${Version}", "app")), "host2 keeps 4.0.0")
+		assert.Equal(t, []string{"4.0.0"}, keys(versions(t)))
+	})
 }
 
 // startSSHD lets this client's key log in as root on the machine, whose

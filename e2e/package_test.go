@@ -3,8 +3,11 @@
 package e2e
 
 import (
+	"archive/tar"
+	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -105,19 +108,34 @@ func TestPackageLifecycle(t *testing.T) {
 		assert.Equal(t, "640 root root", strings.TrimSpace(c.run(t, "stat", "-c", "%a %U %G", units.DefaultConfigPath)), "app.toml holds secrets: root only")
 	})
 
-	step(t, "man pages and bash completion", func(t *testing.T) {
-		for page, want := range map[string]string{"app-reloader": "roll, scale and watch the app cluster", "app": "the app cluster's reference HTTP worker"} {
-			out := c.run(t, "env", "MANWIDTH=80", "man", "-P", "cat", page)
+	step(t, "man pages, versions and completion", func(t *testing.T) {
+		for page, want := range map[string]string{
+			"app-reloader":    "roll, scale and watch the app cluster",
+			"app":             "the app cluster's reference HTTP worker",
+			"5 app.toml":      "configuration of an app cluster",
+			"8 app-generator": "turn app.toml into the app cluster's systemd units",
+		} {
+			out := c.run(t, "sh", "-c", "MANWIDTH=80 man -P cat "+page)
 			assert.Contains(t, strings.Join(strings.Fields(out), " "), want, "man %s", page)
 		}
-		// The completion, as bash-completion loads it, offers the
-		// instances this systemd runs.
-		out := c.run(t, "bash", "-c", `source /usr/share/bash-completion/completions/app-reloader; COMP_WORDS=(app-reloader describe ""); COMP_CWORD=2; _app_reloader; echo "${COMPREPLY[*]}"`)
+		for _, cmd := range []string{"app-reloader --version", "/lib/systemd/system-generators/app-generator --version", "app --version"} {
+			assert.Contains(t, c.run(t, "sh", "-c", cmd), "1.0.0", cmd)
+		}
+		// The completion, as bash-completion loads it (on demand, by the
+		// command's name), offers the instances this systemd runs.
+		out := c.run(t, "bash", "-c", `source /usr/share/bash-completion/bash_completion; _completion_loader app-reloader
+COMP_WORDS=(app-reloader describe ""); COMP_CWORD=2; COMP_LINE="app-reloader describe "; COMP_POINT=${#COMP_LINE}
+__start_app-reloader 2>/dev/null; echo "${COMPREPLY[*]}"`)
 		var nums []string
 		for i := range n {
 			nums = append(nums, strconv.Itoa(i))
 		}
-		assert.Equal(t, strings.Join(nums, " "), strings.TrimSpace(out))
+		assert.ElementsMatch(t, nums, strings.Fields(out))
+		for _, f := range []string{"/usr/share/zsh/vendor-completions/_app-reloader", "/usr/share/fish/vendor_completions.d/app-reloader.fish"} {
+			c.run(t, "test", "-s", f)
+		}
+		out = c.run(t, "fish", "-c", `complete -C "app-reloader describe "`)
+		assert.ElementsMatch(t, nums, firstFields(out), "fish finds its completion where the package put it")
 	})
 
 	step(t, "app-deploy members roll the cluster without root, and do nothing else", func(t *testing.T) {
@@ -360,6 +378,116 @@ func set(s string) map[string]bool {
 	return out
 }
 
+// TestReproducibleDeb: two builds of one commit are the same bytes, every
+// file dated SOURCE_DATE_EPOCH (the last commit's time).
+func TestReproducibleDeb(t *testing.T) {
+	first := buildDeb(t, "4.0.0", "")
+	kept := filepath.Join(t.TempDir(), filepath.Base(first))
+	b1, err := os.ReadFile(first)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(kept, b1, 0o644))
+	time.Sleep(1100 * time.Millisecond) // a second later: any clock in the build shows
+	b2, err := os.ReadFile(buildDeb(t, "4.0.0", ""))
+	require.NoError(t, err)
+	assert.True(t, bytes.Equal(b1, b2), "two builds differ: diffoscope %s %s", kept, first)
+
+	epoch, err := exec.Command("git", "log", "-1", "--format=%ct").Output()
+	require.NoError(t, err)
+	sec, err := strconv.ParseInt(strings.TrimSpace(string(epoch)), 10, 64)
+	require.NoError(t, err)
+	want := time.Unix(sec, 0).UTC().Format("2006-01-02 15:04")
+	list, err := exec.Command("dpkg-deb", "--fsys-tarfile", first).Output()
+	require.NoError(t, err)
+	tr := tar.NewReader(bytes.NewReader(list))
+	n := 0
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		require.NoError(t, err)
+		assert.Equal(t, want, h.ModTime.UTC().Format("2006-01-02 15:04"), "%s is dated SOURCE_DATE_EPOCH", h.Name)
+		n++
+	}
+	assert.Greater(t, n, 20)
+}
+
+// TestPackageFields: the control fields an operator reads, as the build
+// sets them.
+func TestPackageFields(t *testing.T) {
+	deb := buildDeb(t, "2.0.0", "")
+	field := func(name string) string {
+		out, err := exec.Command("dpkg-deb", "-f", deb, name).Output()
+		require.NoError(t, err)
+		return strings.TrimSpace(string(out))
+	}
+	assert.Equal(t, "openssh-client, nodejs, prometheus-node-exporter", field("Suggests"))
+	assert.Equal(t, "app developers <dev@app.invalid>", field("Maintainer"), "the default")
+	assert.Empty(t, field("Homepage"), "no made-up home page")
+	contents, err := exec.Command("dpkg-deb", "-c", deb).Output()
+	require.NoError(t, err)
+	for _, f := range []string{"./usr/share/app/worker.js", "./usr/share/man/man5/app.toml.5.gz", "./usr/share/man/man8/app-generator.8.gz",
+		"./usr/share/zsh/vendor-completions/_app-reloader", "./usr/share/fish/vendor_completions.d/app-reloader.fish", "./usr/share/bash-completion/completions/app-reloader"} {
+		assert.Contains(t, string(contents), f)
+	}
+	assert.Regexp(t, `\./usr/share/doc/app/examples/worker\.js -> \.\./\.\./\.\./app/worker\.js`, string(contents), "a link where the first releases had it")
+	out, err := exec.Command("sh", "-c", "dpkg-deb --fsys-tarfile "+deb+" | tar -xO ./usr/share/doc/app/changelog.gz | gunzip | dpkg-parsechangelog -l - -S Version").CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	assert.Equal(t, "2.0.0", strings.TrimSpace(string(out)))
+}
+
+// TestChangelogFromHistory: packaging/changelog.sh on a history with a
+// release tag: an entry for the new version with the changes since the
+// tag, then the tagged release's own, as dpkg-parsechangelog reads them.
+func TestChangelogFromHistory(t *testing.T) {
+	script, err := filepath.Abs("../packaging/changelog.sh")
+	require.NoError(t, err)
+	dir := t.TempDir()
+	git := func(args ...string) {
+		cmd := exec.Command("git", append([]string{"-c", "user.name=t", "-c", "user.email=t@t.invalid", "-c", "commit.gpgsign=false"}, args...)...)
+		cmd.Dir = dir
+		out, err := cmd.CombinedOutput()
+		require.NoError(t, err, "git %v: %s", args, out)
+	}
+	git("init", "-q")
+	git("commit", "-q", "--allow-empty", "-m", "first release")
+	git("tag", "v1.0.0")
+	git("commit", "-q", "--allow-empty", "-m", "rollouts wait for the spare: a subject long enough to be wrapped over more than one line of the changelog, as Debian wants")
+	git("commit", "-q", "--allow-empty", "-m", "a second change")
+	cmd := exec.Command("sh", script, "1.1.0-1")
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "SOURCE_DATE_EPOCH=1764633600", "MAINTAINER=Ops <ops@example.org>")
+	changelog, err := cmd.Output()
+	require.NoError(t, err)
+	t.Logf("changelog:\n%s", changelog)
+	for _, l := range strings.Split(string(changelog), "\n") {
+		assert.LessOrEqual(t, len(l), 80, "line %q", l)
+	}
+	parse := func(args ...string) string {
+		cmd := exec.Command("dpkg-parsechangelog", append([]string{"-l", "-"}, args...)...)
+		cmd.Stdin = bytes.NewReader(changelog)
+		out, err := cmd.CombinedOutput()
+		require.NoError(t, err, "%s", out)
+		return strings.TrimSpace(string(out))
+	}
+	assert.Equal(t, "1.1.0-1", parse("-S", "Version"))
+	assert.Equal(t, "Ops <ops@example.org>", parse("-S", "Maintainer"))
+	assert.Equal(t, "Tue, 02 Dec 2025 00:00:00 +0000", parse("-S", "Date"))
+	changes := parse("-S", "Changes")
+	assert.Contains(t, changes, "* a second change")
+	assert.Contains(t, changes, "* rollouts wait for the spare")
+	assert.NotContains(t, changes, "first release", "that is 1.0.0's")
+	var versions []string
+	for _, l := range strings.Split(parse("--all", "--format", "rfc822"), "\n") {
+		if v, ok := strings.CutPrefix(l, "Version: "); ok {
+			versions = append(versions, v)
+		}
+	}
+	assert.Equal(t, []string{"1.1.0-1", "1.0.0"}, versions, "an entry per release, newest first")
+	since := parse("--since", "1.0.0", "-S", "Changes")
+	assert.NotContains(t, since, "first release", "apt-listchanges shows what is newer than the version installed")
+}
+
 // TestLintian checks the package with Debian's own checker: no errors.
 // What warnings remain is explained in packaging/lintian.md.
 func TestLintian(t *testing.T) {
@@ -370,4 +498,16 @@ func TestLintian(t *testing.T) {
 	for _, line := range strings.Split(string(out), "\n") {
 		assert.False(t, strings.HasPrefix(line, "W: "), "a warning: %s", line)
 	}
+}
+
+// firstFields is the first field of each line: fish's completions, each
+// with its description after a tab.
+func firstFields(out string) []string {
+	var f []string
+	for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+		if w := strings.Fields(l); len(w) > 0 {
+			f = append(f, w[0])
+		}
+	}
+	return f
 }

@@ -30,12 +30,21 @@ const gunicornGraceful = 30 * time.Second
 // Advice is what a valid configuration may still get wrong, as `check`
 // and `reload` say it: settings that ended up in [env], and what a known
 // server needs that the configuration does not give it.
+// ShareDir holds the package's runnable files: the Node.js reference
+// worker (worker.js), the Python helper (python/).
+const ShareDir = "/usr/share/app"
+
 func (c Config) Advice() []string {
 	var out []string
 	names := settingNames()
 	for _, k := range c.envNames() {
 		if slices.Contains(names, k) {
 			out = append(out, fmt.Sprintf("env.%s: %q is an app.toml setting, but it is in [env], where it only becomes an environment variable of the instances (every line after [env] belongs to it): move it above [env]", k, k))
+		}
+	}
+	for _, p := range append([]string{string(c.Script)}, c.Args...) {
+		if strings.HasPrefix(p, "/usr/share/doc/") {
+			out = append(out, fmt.Sprintf("%s: nothing under /usr/share/doc may be needed to run (Debian Policy 12.3; a dpkg path-exclude drops it): the package's runnable files are in %s", p, ShareDir))
 		}
 	}
 	prog := filepath.Base(c.Program())

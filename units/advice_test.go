@@ -1,6 +1,7 @@
 package units
 
 import (
+	"os"
 	"strings"
 	"testing"
 
@@ -16,6 +17,7 @@ func TestAdvice(t *testing.T) {
 		{"gunicorn's drain", "script = \"/usr/bin/gunicorn\"\nargs = [\"app:app\"]\nkill_timeout = \"10s\"\n", `add "--graceful-timeout", "9" to args`},
 		{"puma elsewhere", "listen = [\"127.0.0.1:8080\"]\nscript = \"/usr/bin/puma\"\nargs = [\"-b\", \"tcp://0.0.0.0:3000\"]\n", "puma binds tcp://0.0.0.0:3000, which is not listen (127.0.0.1:8080)"},
 		{"npm start", "script = \"/usr/bin/npm\"\nargs = [\"start\"]\n", "npm runs the app as its child"},
+		{"a worker under /usr/share/doc", "script = \"/usr/bin/node\"\nargs = [\"/usr/share/doc/app/examples/worker.js\"]\n", "/usr/share/doc/app/examples/worker.js: nothing under /usr/share/doc may be needed to run"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg, err := Parse("app.toml", []byte(tc.toml))
@@ -45,5 +47,16 @@ func TestDenyWriteExecuteSeesThroughEnv(t *testing.T) {
 		cfg, err := Parse("app.toml", []byte(toml))
 		require.NoError(t, err)
 		assert.Equal(t, deny, cfg.DenyWriteExecute(), toml)
+	}
+}
+
+// TestManPageCoversEveryKey: app.toml(5) documents every key the parser
+// takes.
+func TestManPageCoversEveryKey(t *testing.T) {
+	b, err := os.ReadFile("../packaging/man/app.toml.5")
+	require.NoError(t, err)
+	man := strings.ReplaceAll(string(b), `\-`, "-")
+	for _, k := range settingNames() {
+		assert.Contains(t, man, "\n.B "+k+"\n", "app.toml(5): key %s", k)
 	}
 }

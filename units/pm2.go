@@ -130,7 +130,7 @@ func ImportPM2(name string, data []byte, o PM2Options) (PM2Import, error) {
 		names = append(names, strconv.Quote(n))
 		if appName == "" || n == appName {
 			if app != nil && appName == "" {
-				return fail("%d apps (%s): choose one with -app NAME; one cluster runs one app", len(apps), strings.Join(names, ", ")+"…")
+				return fail("%d apps (%s): choose one with --app NAME, or write each to an app of its own with --output DIR (such as /etc/app/apps.d)", len(apps), strings.Join(names, ", ")+"…")
 			}
 			if app == nil {
 				app = a
@@ -372,7 +372,7 @@ func (im *importer) run(name string) (PM2Import, error) {
 		}
 	}
 	if v, ok := take("wait_ready"); ok && string(v) == "true" {
-		im.note("wait_ready", `every instance is waited for: it must send READY=1 (sd_notify) instead of process.send("ready"); see /usr/share/doc/app/examples/worker.js`)
+		im.note("wait_ready", `every instance is waited for: it must send READY=1 (sd_notify) instead of process.send("ready"); see /usr/share/app/worker.js`)
 	}
 	if v, ok := take("autorestart"); ok && string(v) == "false" {
 		im.skip("autorestart", "instances are always restarted on failure (Restart=on-failure); a drop-in with Restart=no turns it off")
@@ -401,7 +401,7 @@ func (im *importer) run(name string) (PM2Import, error) {
 		case known:
 			im.skip(k, why)
 		case strings.HasPrefix(k, "env_"):
-			im.skip(k, fmt.Sprintf("another environment: import with -env %s to use it", strings.TrimPrefix(k, "env_")))
+			im.skip(k, fmt.Sprintf("another environment: import with --env %s to use it", strings.TrimPrefix(k, "env_")))
 		default:
 			im.skip(k, "not a pm2 option this importer knows")
 		}

@@ -63,7 +63,7 @@ func TestImportPM2Refuses(t *testing.T) {
 	for _, tc := range []struct {
 		name, data, app, env, want string
 	}{
-		{"two apps", string(data), "", "", `2 apps ("api", "worker"…): choose one with -app NAME`},
+		{"two apps", string(data), "", "", `2 apps ("api", "worker"…): choose one with --app NAME`},
 		{"no such app", string(data), "web", "", `no app named "web"`},
 		{"no such env", string(data), "api", "staging", "-env staging: the app has no env_staging"},
 		{"javascript", "module.exports = {apps: []}", "", "", "this is the JavaScript form"},

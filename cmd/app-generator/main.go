@@ -15,6 +15,9 @@ import (
 	"example.com/app/units"
 )
 
+// version is set by the build (-X main.version=1.2.3).
+var version = "dev"
+
 func main() {
 	const usage = "usage: app-generator NORMAL-DIR [EARLY-DIR LATE-DIR]\n\n" +
 		"A systemd generator (systemd.generator(7)), run by systemd at boot and on\n" +
@@ -22,9 +25,14 @@ func main() {
 		"app@.service and one app.target.wants link per instance, in NORMAL-DIR, and\n" +
 		"each app in " + units.AppsDir + " (NAME.toml) into its own units (app-NAME.*).\n" +
 		"When it does not validate, the last configuration a rollout applied\n" +
-		"(" + units.AppliedPath + ") is used instead, and the reason goes to the journal.\n"
+		"(" + units.AppliedPath + ") is used instead, and the reason goes to the journal.\n" +
+		"\n--version prints the version.\n"
 	if len(os.Args) > 1 && (os.Args[1] == "-h" || os.Args[1] == "-help" || os.Args[1] == "--help") {
 		fmt.Print(usage)
+		return
+	}
+	if len(os.Args) > 1 && (os.Args[1] == "-v" || os.Args[1] == "-version" || os.Args[1] == "--version") {
+		fmt.Println("app-generator", version)
 		return
 	}
 	if len(os.Args) < 2 || strings.HasPrefix(os.Args[1], "-") {

@@ -13,7 +13,11 @@ import (
 	"example.com/app/reloader/cli"
 )
 
+// version is set by the build (-X main.version=1.2.3).
+var version = "dev"
+
 func main() {
+	cli.Version = version
 	// The first SIGINT/SIGTERM ends the command: a rollout (reload, scale,
 	// deploy) lets the instance in progress finish and stops before the
 	// next; a second one quits at once (systemd still finishes the job it
@@ -21,7 +25,7 @@ func main() {
 	ctx, cancel := context.WithCancel(context.Background())
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
-	rollout := len(os.Args) > 1 && cli.IsRollout(os.Args[1])
+	rollout := cli.IsRollout(os.Args[1:])
 	go func() {
 		<-sigs
 		if rollout {

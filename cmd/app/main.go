@@ -85,7 +85,7 @@ func main() {
 		os.Exit(2)
 	}
 
-	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	log := worker.NewLogger(os.Stderr, slog.LevelInfo)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	if err := worker.Run(ctx, log, cfg); err != nil {

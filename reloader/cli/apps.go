@@ -1,26 +1,26 @@
 package cli
 
 import (
-	"flag"
 	"fmt"
 	"path/filepath"
 	"strings"
+
+	"github.com/spf13/pflag"
 
 	"example.com/app/reloader"
 	"example.com/app/units"
 )
 
 // appFlags are the flags every command that takes an app has: where the
-// package's app's files are (-config and friends, for it alone) and where
+// package's app's files are (--config and friends, for it alone) and where
 // the other apps' configurations are.
 type appFlags struct {
 	config *string
 	apps   *string
-	set    map[string]bool // flags given on the command line
-	fs     *flag.FlagSet
+	fs     *pflag.FlagSet
 }
 
-func addAppFlags(fs *flag.FlagSet, configHelp string) *appFlags {
+func addAppFlags(fs *pflag.FlagSet, configHelp string) *appFlags {
 	return &appFlags{
 		config: fs.String("config", units.DefaultConfigPath, configHelp+" of the package's app (app)"),
 		apps:   fs.String("apps", units.AppsDir, "directory of the other apps' configurations (NAME.toml)"),
@@ -30,11 +30,7 @@ func addAppFlags(fs *flag.FlagSet, configHelp string) *appFlags {
 
 // given reports whether flag name was on the command line.
 func (f *appFlags) given(name string) bool {
-	if f.set == nil {
-		f.set = map[string]bool{}
-		f.fs.Visit(func(fl *flag.Flag) { f.set[fl.Name] = true })
-	}
-	return f.set[name]
+	return f.fs.Changed(name)
 }
 
 // configOf is app c's configuration file.
@@ -45,7 +41,7 @@ func (f *appFlags) configOf(c units.Cluster) string {
 	return filepath.Join(*f.apps, c.App+".toml")
 }
 
-// all lists the package's app and the others in -apps, saying what is
+// all lists the package's app and the others in --apps, saying what is
 // wrong with the directory; the apps it could list are still returned.
 func (o *cli) all(cmd string, f *appFlags) []units.Cluster {
 	apps, err := units.Apps(*f.apps)
@@ -56,7 +52,7 @@ func (o *cli) all(cmd string, f *appFlags) []units.Cluster {
 }
 
 // pick finds the app a command names: "app" is the package's own, any
-// other name one in -apps.
+// other name one in --apps.
 func (o *cli) pick(cmd string, f *appFlags, name string) (units.Cluster, bool) {
 	apps := o.all(cmd, f)
 	var names []string
@@ -79,7 +75,7 @@ func appPrefix(c units.Cluster) string {
 }
 
 // reportOf is where app c's last rollout's report is; for the package's
-// app, flag (-report).
+// app, flag (--report).
 func reportOf(c units.Cluster, flag string) string {
 	if c.Main() {
 		return flag
@@ -87,7 +83,7 @@ func reportOf(c units.Cluster, flag string) string {
 	return reloader.ReportPath(c)
 }
 
-// lockOf is app c's rollout lock; for the package's app, flag (-lock).
+// lockOf is app c's rollout lock; for the package's app, flag (--lock).
 func lockOf(c units.Cluster, flag string) string {
 	if c.Main() {
 		return flag

@@ -5,6 +5,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -102,4 +103,68 @@ func TestCLIGuardStopped(t *testing.T) {
 	}
 	code, _, _ := runCLI("guard", "-dir", dir, "-max-restarts", "1", "app@1.service")
 	assert.Equal(t, 1, code, "two killed runs, then a third start within a minute")
+}
+
+// TestFlagsAnywhere: GNU flags after the arguments, -- ending them, one
+// dash for long flags as the first releases took them, pm2's words.
+func TestFlagsAnywhere(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "app.toml")
+	require.NoError(t, os.WriteFile(cfg, []byte("instances = 3\nlisten = [\"127.0.0.1:9000\"]\n"), 0o600))
+	for _, args := range [][]string{
+		{"check", "app", "--config", cfg, "--apps", dir},
+		{"check", "--config=" + cfg, "app", "-apps", dir},
+		{"check", "-config", cfg, "-apps=" + dir, "app"},
+		{"validate", "app", "--apps", dir, "--config", cfg},
+	} {
+		code, out, errs := runCLI(args...)
+		assert.Equal(t, 0, code, "%v: %s", args, errs)
+		assert.Equal(t, cfg+": ok (3 instances, listen 127.0.0.1:9000, socket shared)\n", out, "%v", args)
+	}
+	code, _, errs := runCLI("check", "--config", cfg, "--", "--apps")
+	assert.Equal(t, 2, code)
+	assert.Contains(t, errs, `no app "--apps"`, "after --, an argument")
+
+	// scale's -N is a count wherever it is, and flags still follow it.
+	code, _, errs = runCLI("scale", "-5", "--config", cfg)
+	assert.Equal(t, 2, code)
+	assert.Contains(t, errs, "COUNT -5: 3 - 5 is -2")
+
+	code, _, errs = runCLI("status", "--bogus")
+	assert.Equal(t, 2, code)
+	assert.Contains(t, errs, "app-reloader status: unknown flag: --bogus\n\nusage: app-reloader status")
+	code, _, errs = runCLI("logs", "-n", "many")
+	assert.Equal(t, 2, code)
+	assert.Contains(t, errs, `invalid argument "many" for "-n, --lines"`)
+}
+
+func TestAliases(t *testing.T) {
+	for alias, name := range map[string]string{"ls": "status", "list": "status", "show": "describe", "monit": "top", "log": "logs", "validate": "check"} {
+		code, out, _ := runCLI(alias, "--help")
+		assert.Equal(t, 0, code, alias)
+		assert.True(t, strings.HasPrefix(out, "usage: app-reloader "+name+" "), "%s: %q", alias, out)
+		assert.Contains(t, out, "aliases: ", alias)
+	}
+	_, list, _ := runCLI("help")
+	assert.Contains(t, list, "\n  status (list, ls)  ")
+}
+
+func TestVersion(t *testing.T) {
+	old := Version
+	Version = "1.2.3-2"
+	defer func() { Version = old }()
+	for _, f := range []string{"--version", "-v", "-version"} {
+		code, out, errs := runCLI(f)
+		assert.Equal(t, 0, code, "%s: %s", f, errs)
+		assert.Equal(t, "app-reloader 1.2.3-2\n", out, f)
+	}
+}
+
+func TestCompletionScripts(t *testing.T) {
+	for _, sh := range []string{"bash", "zsh", "fish"} {
+		code, out, errs := runCLI("completion", sh)
+		assert.Equal(t, 0, code, errs)
+		assert.Contains(t, out, "app-reloader", sh)
+		assert.Contains(t, out, "__complete", "%s asks app-reloader itself", sh)
+	}
 }

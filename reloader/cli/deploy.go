@@ -7,31 +7,31 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/spf13/pflag"
+
 	"example.com/app/reloader"
 	"example.com/app/reloader/fleet"
 )
 
 // runDeploy is `app-reloader deploy -host … FILE.deb`.
-func runDeploy(ctx context.Context, o *cli, args []string) int {
-	fs := o.flags("deploy")
+func defineDeploy(fs *pflag.FlagSet) runFunc {
 	asJSON := fs.Bool("json", false, "print every host's result as JSON on stdout (progress goes to stderr)")
 	hf := addHostFlags(fs, true)
-	if code := o.parse(fs, args, 1, 1); code >= 0 {
-		return code
+	return func(ctx context.Context, o *cli, args []string) int {
+		deb := args[0]
+		if len(hf.hosts) == 0 {
+			fmt.Fprintln(o.stderr, "app-reloader deploy: no --host: to install on this machine, run: apt install ./"+filepath.Base(deb))
+			return 2
+		}
+		version, err := debVersion(ctx, deb)
+		if err != nil {
+			fmt.Fprintf(o.stderr, "app-reloader deploy: %v\nnothing was changed\n", err)
+			return 1
+		}
+		return o.rollHosts(ctx, "deploy", hf, *asJSON, fmt.Sprintf("deploying app %s to", version), func(ctx context.Context, r fleet.Remote) (*reloader.Report, error) {
+			return r.Deploy(ctx, deb, version)
+		})
 	}
-	deb := fs.Arg(0)
-	if len(hf.hosts) == 0 {
-		fmt.Fprintln(o.stderr, "app-reloader deploy: no -host: to install on this machine, run: apt install ./"+filepath.Base(deb))
-		return 2
-	}
-	version, err := debVersion(ctx, deb)
-	if err != nil {
-		fmt.Fprintf(o.stderr, "app-reloader deploy: %v\nnothing was changed\n", err)
-		return 1
-	}
-	return o.rollHosts(ctx, "deploy", hf, *asJSON, fmt.Sprintf("deploying app %s to", version), func(ctx context.Context, r fleet.Remote) (*reloader.Report, error) {
-		return r.Deploy(ctx, deb, version)
-	})
 }
 
 // debVersion checks that deb is an app package and returns its version.

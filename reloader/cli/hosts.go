@@ -3,11 +3,12 @@ package cli
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"strings"
 	"text/tabwriter"
+
+	"github.com/spf13/pflag"
 
 	"example.com/app/reloader"
 	"example.com/app/reloader/fleet"
@@ -19,6 +20,8 @@ import (
 type hostList []string
 
 func (h *hostList) String() string { return strings.Join(*h, ",") }
+
+func (h *hostList) Type() string { return "host" }
 
 func (h *hostList) Set(v string) error {
 	for _, s := range strings.Split(v, ",") {
@@ -39,12 +42,12 @@ type hostFlags struct {
 	parallel *int
 }
 
-func addHostFlags(fs *flag.FlagSet, rolling bool) *hostFlags {
+func addHostFlags(fs *pflag.FlagSet, rolling bool) *hostFlags {
 	f := &hostFlags{}
 	fs.Var(&f.hosts, "host", "another machine, over ssh (as systemctl -H): repeat it, or list them with commas; they are taken in order")
-	f.ssh = fs.String("ssh", fleet.DefaultSSH, "the ssh command and its options for -host, such as \"ssh -F fleet.conf\"")
+	f.ssh = fs.String("ssh", fleet.DefaultSSH, "the ssh command and its options for --host, such as \"ssh -F fleet.conf\"")
 	if rolling {
-		f.parallel = fs.Int("parallel", 1, "with -host: how many machines roll at once; a failure stops before the next batch")
+		f.parallel = fs.Int("parallel", 1, "with --host: how many machines roll at once; a failure stops before the next batch")
 	}
 	return f
 }
@@ -67,7 +70,7 @@ func (o *cli) reloadHosts(ctx context.Context, f *hostFlags, asJSON bool) int {
 // printing progress and a table of the hosts.
 func (o *cli) rollHosts(ctx context.Context, cmd string, f *hostFlags, asJSON bool, doing string, one func(context.Context, fleet.Remote) (*reloader.Report, error)) int {
 	if *f.parallel < 1 {
-		fmt.Fprintf(o.stderr, "app-reloader %s: -parallel %d: want 1 or more\n", cmd, *f.parallel)
+		fmt.Fprintf(o.stderr, "app-reloader %s: --parallel %d: want 1 or more\n", cmd, *f.parallel)
 		return 2
 	}
 	progress := o.progress(asJSON)

@@ -35,7 +35,7 @@ func TestCLIDeployRefusesBadInput(t *testing.T) {
 	require.NoError(t, os.WriteFile(junk, []byte("not a package"), 0o644))
 	code, _, errs := runCLI("deploy", junk)
 	assert.Equal(t, 2, code)
-	assert.Contains(t, errs, "no -host: to install on this machine, run: apt install ./app_9_amd64.deb")
+	assert.Contains(t, errs, "no --host: to install on this machine, run: apt install ./app_9_amd64.deb")
 	code, _, errs = runCLI("deploy", "-host", "web1", junk)
 	assert.Equal(t, 1, code)
 	assert.Contains(t, errs, junk+": not a Debian package")

@@ -9,56 +9,56 @@ import (
 	"os/exec"
 	"path/filepath"
 
+	"github.com/spf13/pflag"
+
 	"example.com/app/units"
 )
 
-func runImportPM2(ctx context.Context, o *cli, args []string) int {
-	fs := o.flags("import-pm2")
+func defineImportPM2(fs *pflag.FlagSet) runFunc {
 	app := fs.String("app", "", "the app to import, by its pm2 name, when the file has several")
 	env := fs.String("env", "", "also merge env_`NAME` over env, as pm2 start --env NAME does")
-	outPath := fs.String("o", "", "write app.toml to this `file` (refused if it exists) instead of stdout; a directory (such as /etc/app/apps.d): every app, each to NAME.toml, as apps of their own")
+	outPath := fs.StringP("output", "o", "", "write app.toml to this `file` (refused if it exists) instead of stdout; a directory (such as /etc/app/apps.d): every app, each to NAME.toml, as apps of their own")
 	asJSON := fs.Bool("json", false, "print the result (toml, unmapped, notes) as JSON on stdout")
-	if code := o.parse(fs, args, 1, 1); code >= 0 {
-		return code
-	}
-	data, err := readPM2File(ctx, fs.Arg(0))
-	if err != nil {
-		fmt.Fprintf(o.stderr, "app-reloader import-pm2: %v\n", err)
-		return 1
-	}
-	opts := units.PM2Options{App: *app, Env: *env, LookPath: exec.LookPath, IsFile: isFile}
-	if fi, err := os.Stat(*outPath); err == nil && fi.IsDir() && *app == "" {
-		return o.importAll(fs.Arg(0), data, opts, *outPath, *asJSON)
-	}
-	im, err := units.ImportPM2(fs.Arg(0), data, opts)
-	if err != nil {
-		fmt.Fprintf(o.stderr, "app-reloader import-pm2: %v\n", err)
-		return 1
-	}
-	switch {
-	case *asJSON:
-		return o.json(im)
-	case *outPath != "":
-		f, err := os.OpenFile(*outPath, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
-		if err == nil {
-			_, err = f.WriteString(im.TOML)
-			err = errors.Join(err, f.Close())
-		}
+	return func(ctx context.Context, o *cli, args []string) int {
+		data, err := readPM2File(ctx, args[0])
 		if err != nil {
 			fmt.Fprintf(o.stderr, "app-reloader import-pm2: %v\n", err)
 			return 1
 		}
-		fmt.Fprintf(o.stderr, "wrote %s (pm2 app %q)\n", *outPath, im.App)
-	default:
-		fmt.Fprint(o.stdout, im.TOML)
+		opts := units.PM2Options{App: *app, Env: *env, LookPath: exec.LookPath, IsFile: isFile}
+		if fi, err := os.Stat(*outPath); err == nil && fi.IsDir() && *app == "" {
+			return o.importAll(args[0], data, opts, *outPath, *asJSON)
+		}
+		im, err := units.ImportPM2(args[0], data, opts)
+		if err != nil {
+			fmt.Fprintf(o.stderr, "app-reloader import-pm2: %v\n", err)
+			return 1
+		}
+		switch {
+		case *asJSON:
+			return o.json(im)
+		case *outPath != "":
+			f, err := os.OpenFile(*outPath, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+			if err == nil {
+				_, err = f.WriteString(im.TOML)
+				err = errors.Join(err, f.Close())
+			}
+			if err != nil {
+				fmt.Fprintf(o.stderr, "app-reloader import-pm2: %v\n", err)
+				return 1
+			}
+			fmt.Fprintf(o.stderr, "wrote %s (pm2 app %q)\n", *outPath, im.App)
+		default:
+			fmt.Fprint(o.stdout, im.TOML)
+		}
+		for _, n := range im.Notes {
+			fmt.Fprintf(o.stderr, "note: %s: %s\n", n.Key, n.Why)
+		}
+		for _, u := range im.Unmapped {
+			fmt.Fprintf(o.stderr, "not imported: %s: %s\n", u.Key, u.Why)
+		}
+		return 0
 	}
-	for _, n := range im.Notes {
-		fmt.Fprintf(o.stderr, "note: %s: %s\n", n.Key, n.Why)
-	}
-	for _, u := range im.Unmapped {
-		fmt.Fprintf(o.stderr, "not imported: %s: %s\n", u.Key, u.Why)
-	}
-	return 0
 }
 
 // readPM2File reads an ecosystem file in any of pm2's forms into JSON: a

@@ -3,12 +3,13 @@ package cli
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
 	"strings"
 	"time"
+
+	"github.com/spf13/pflag"
 
 	"example.com/app/reloader"
 	"example.com/app/reloader/sdbus"
@@ -24,7 +25,7 @@ type rolloutFlags struct {
 	waitLock                *time.Duration
 }
 
-func addRolloutFlags(fs *flag.FlagSet, configHelp string) rolloutFlags {
+func addRolloutFlags(fs *pflag.FlagSet, configHelp string) rolloutFlags {
 	return rolloutFlags{
 		appFlags: addAppFlags(fs, configHelp),
 		json:     fs.Bool("json", false, "print the report as JSON on stdout (progress goes to stderr; one object per app)"),
@@ -66,72 +67,70 @@ func (o *cli) begin(ctx context.Context, cmd string, cfg units.Config, f rollout
 	return opts, func() { unlock(); closeBus() }, true
 }
 
-func runReload(ctx context.Context, o *cli, args []string) int {
-	fs := o.flags("reload")
+func defineReload(fs *pflag.FlagSet) runFunc {
 	f := addRolloutFlags(fs, "configuration file")
 	reportPath := fs.String("report", reloader.DefaultReportPath, "where the last rollout's report of the package's app is kept")
 	hf := addHostFlags(fs, true)
-	if code := o.parse(fs, args, 0, 1); code >= 0 {
-		return code
-	}
-	if len(hf.hosts) > 0 {
-		return o.reloadHosts(ctx, hf, *f.json)
-	}
-	// Which apps: the one named, or every app, the package's first; -config
-	// alone means the package's app alone.
-	var apps []units.Cluster
-	switch {
-	case fs.NArg() == 1:
-		c, ok := o.pick("reload", f.appFlags, fs.Arg(0))
-		if !ok {
-			return 2
+	return func(ctx context.Context, o *cli, args []string) int {
+		if len(hf.hosts) > 0 {
+			return o.reloadHosts(ctx, hf, *f.json)
 		}
-		apps = []units.Cluster{c}
-	case f.given("config"):
-		apps = []units.Cluster{units.App}
-	default:
-		apps = o.all("reload", f.appFlags)
-	}
-	if os.Geteuid() != 0 {
-		// The rollout runs as root, which checks the configuration
-		// before it touches anything; whoever can read it here gets the
-		// same refusal sooner.
-		for _, c := range apps {
-			if _, err := units.Load(f.configOf(c)); err != nil && !errors.Is(err, os.ErrPermission) {
-				fmt.Fprintf(o.stderr, "app-reloader reload: %v\nnothing was changed: the running instances keep running\n", err)
+		// Which apps: the one named, or every app, the package's first; -config
+		// alone means the package's app alone.
+		var apps []units.Cluster
+		switch {
+		case len(args) == 1:
+			c, ok := o.pick("reload", f.appFlags, args[0])
+			if !ok {
+				return 2
+			}
+			apps = []units.Cluster{c}
+		case f.given("config"):
+			apps = []units.Cluster{units.App}
+		default:
+			apps = o.all("reload", f.appFlags)
+		}
+		if os.Geteuid() != 0 {
+			// The rollout runs as root, which checks the configuration
+			// before it touches anything; whoever can read it here gets the
+			// same refusal sooner.
+			for _, c := range apps {
+				if _, err := units.Load(f.configOf(c)); err != nil && !errors.Is(err, os.ErrPermission) {
+					fmt.Fprintf(o.stderr, "app-reloader reload: %v\nnothing was changed: the running instances keep running\n", err)
+					return 1
+				}
+			}
+			// Without an app named, app-reload.service rolls every app.
+			return o.delegate(ctx, f.appFlags, apps, len(args) == 0, *reportPath, *f.json)
+		}
+		if len(args) == 0 && len(apps) > 1 {
+			// Every app that runs: one stopped stays stopped (as an upgrade
+			// leaves it); the package's app too, when there are others.
+			if apps = o.runningApps(ctx, apps); len(apps) == 0 {
+				fmt.Fprintln(o.stderr, "app-reloader reload: no app runs; start one with: app-reloader reload APP")
 				return 1
 			}
 		}
-		// Without an app named, app-reload.service rolls every app.
-		return o.delegate(ctx, f.appFlags, apps, fs.NArg() == 0, *reportPath, *f.json)
-	}
-	if fs.NArg() == 0 && len(apps) > 1 {
-		// Every app that runs: one stopped stays stopped (as an upgrade
-		// leaves it); the package's app too, when there are others.
-		if apps = o.runningApps(ctx, apps); len(apps) == 0 {
-			fmt.Fprintln(o.stderr, "app-reloader reload: no app runs; start one with: app-reloader reload APP")
-			return 1
-		}
-	}
-	for i, c := range apps {
-		if len(apps) > 1 {
-			if i > 0 {
-				fmt.Fprintln(o.progress(*f.json))
-			}
-			fmt.Fprintf(o.progress(*f.json), "== %s\n", c.AppName())
-		}
-		if code := o.reloadApp(ctx, c, f, reportOf(c, *reportPath)); code != 0 {
-			if rest := apps[i+1:]; len(rest) > 0 {
-				var names []string
-				for _, r := range rest {
-					names = append(names, r.AppName())
+		for i, c := range apps {
+			if len(apps) > 1 {
+				if i > 0 {
+					fmt.Fprintln(o.progress(*f.json))
 				}
-				fmt.Fprintf(o.stderr, "app-reloader reload: halted at app %s: %s not rolled\n", c.AppName(), strings.Join(names, ", "))
+				fmt.Fprintf(o.progress(*f.json), "== %s\n", c.AppName())
 			}
-			return code
+			if code := o.reloadApp(ctx, c, f, reportOf(c, *reportPath)); code != 0 {
+				if rest := apps[i+1:]; len(rest) > 0 {
+					var names []string
+					for _, r := range rest {
+						names = append(names, r.AppName())
+					}
+					fmt.Fprintf(o.stderr, "app-reloader reload: halted at app %s: %s not rolled\n", c.AppName(), strings.Join(names, ", "))
+				}
+				return code
+			}
 		}
+		return 0
 	}
-	return 0
 }
 
 // reloadApp rolls one app, as root, and saves its report at reportPath.
@@ -159,6 +158,7 @@ func (o *cli) reloadApp(ctx context.Context, c units.Cluster, f rolloutFlags, re
 	if err := reloader.SaveReport(reportPath, rep); err != nil && saveErr == nil {
 		fmt.Fprintf(o.stderr, "app-reloader reload: %v\n", err)
 	}
+	defer o.rolled(ctx, c, f.appFlags, reportPath, rerr == nil)
 	if rerr == nil {
 		// The app's instances run: its target too, as after a boot (a new
 		// app's first rollout starts it; its reload unit comes with it).
@@ -201,7 +201,7 @@ func (o *cli) report(cmd string, rep reloader.Report, err error, asJSON bool) in
 // app-reload.service.
 func (o *cli) delegate(ctx context.Context, f *appFlags, apps []units.Cluster, every bool, reportPath string, asJSON bool) int {
 	if f.given("config") || f.given("apps") {
-		fmt.Fprintf(o.stderr, "app-reloader reload: -config, -apps: without root, a rollout runs as root through the app's reload unit and applies its own configuration\n")
+		fmt.Fprintf(o.stderr, "app-reloader reload: --config, --apps: without root, a rollout runs as root through the app's reload unit and applies its own configuration\n")
 		return 2
 	}
 	c := units.App

@@ -3,92 +3,70 @@ package cli
 import (
 	"context"
 	"fmt"
-	"io"
 	"os"
 	"regexp"
 	"strconv"
 	"strings"
 
+	"github.com/spf13/pflag"
+
 	"example.com/app/reloader"
 	"example.com/app/units"
 )
 
-func runScale(ctx context.Context, o *cli, args []string) int {
-	fs := o.flags("scale")
+func defineScale(fs *pflag.FlagSet) runFunc {
 	f := addRolloutFlags(fs, "configuration file (rewritten: its instances key)")
-	fs.Usage = scaleUsage(fs, fs.Usage)
-	// -N is a count, not a flag: taken out before the flags are parsed,
-	// put back after.
-	minus := ""
-	for i, a := range args {
-		if relative.MatchString(a) && a[0] == '-' {
-			minus = a
-			args = append(append([]string(nil), args[:i]...), args[i+1:]...)
-			break
+	return func(ctx context.Context, o *cli, pos []string) int {
+		// scale [APP] COUNT
+		c, count := units.App, pos[0]
+		if len(pos) == 2 {
+			var ok bool
+			if c, ok = o.pick("scale", f.appFlags, pos[0]); !ok {
+				return 2
+			}
+			count = pos[1]
 		}
-	}
-	lo, hi := 1, 2
-	if minus != "" {
-		lo, hi = 0, 1
-	}
-	if code := o.parse(fs, args, lo, hi); code >= 0 {
-		return code
-	}
-	pos := fs.Args()
-	if minus != "" {
-		pos = append(pos, minus)
-	}
-	// scale [APP] COUNT
-	c, count := units.App, pos[0]
-	if len(pos) == 2 {
-		var ok bool
-		if c, ok = o.pick("scale", f.appFlags, pos[0]); !ok {
+		path := f.configOf(c)
+		cfg, ok := o.config("scale", c, path)
+		if !ok {
+			return 1
+		}
+		want, err := scaleTarget(count, cfg.Count())
+		if err != nil {
+			fmt.Fprintf(o.stderr, "app-reloader scale: %v\nnothing was changed: the running instances keep running\n", err)
 			return 2
 		}
-		count = pos[1]
+		if os.Geteuid() != 0 {
+			fmt.Fprintf(o.stderr, "app-reloader scale: changing %s and the instances needs root (the %s group may run reload only)\nnothing was changed: the running instances keep running\n", path, reloader.DeployGroup)
+			return 1
+		}
+		opts, end, ok := o.begin(ctx, "scale", cfg, f)
+		if !ok {
+			return 1
+		}
+		defer end()
+		before := cfg.Count()
+		if cfg, err = units.SetInstances(path, want); err != nil {
+			fmt.Fprintf(o.stderr, "app-reloader scale: %v\nnothing was changed: the running instances keep running\n", err)
+			return 1
+		}
+		cfg = cfg.Of(c)
+		// The file changed: the reloader's view of it must too.
+		opts.Files = &reloader.FileState{Config: cfg, Source: path, AppliedPath: c.AppliedConfigPath()}
+		fmt.Fprintf(o.progress(*f.json), "scaling %sfrom %d to %d instances (%s: instances = %s)\n", appLabel(c), before, cfg.Count(), path, want.TOML())
+		rep, rerr := reloader.New(opts).Scale(ctx, cfg.Count())
+		defer o.rolled(ctx, c, f.appFlags, reportOf(c, reloader.DefaultReportPath), rerr == nil)
+		return o.report("scale", rep, rerr, *f.json)
 	}
-	path := f.configOf(c)
-	cfg, ok := o.config("scale", c, path)
-	if !ok {
-		return 1
-	}
-	want, err := scaleTarget(count, cfg.Count())
-	if err != nil {
-		fmt.Fprintf(o.stderr, "app-reloader scale: %v\nnothing was changed: the running instances keep running\n", err)
-		return 2
-	}
-	if os.Geteuid() != 0 {
-		fmt.Fprintf(o.stderr, "app-reloader scale: changing %s and the instances needs root (the %s group may run reload only)\nnothing was changed: the running instances keep running\n", path, reloader.DeployGroup)
-		return 1
-	}
-	opts, end, ok := o.begin(ctx, "scale", cfg, f)
-	if !ok {
-		return 1
-	}
-	defer end()
-	before := cfg.Count()
-	if cfg, err = units.SetInstances(path, want); err != nil {
-		fmt.Fprintf(o.stderr, "app-reloader scale: %v\nnothing was changed: the running instances keep running\n", err)
-		return 1
-	}
-	cfg = cfg.Of(c)
-	// The file changed: the reloader's view of it must too.
-	opts.Files = &reloader.FileState{Config: cfg, Source: path, AppliedPath: c.AppliedConfigPath()}
-	fmt.Fprintf(o.progress(*f.json), "scaling %sfrom %d to %d instances (%s: instances = %s)\n", appLabel(c), before, cfg.Count(), path, want.TOML())
-	rep, rerr := reloader.New(opts).Scale(ctx, cfg.Count())
-	return o.report("scale", rep, rerr, *f.json)
 }
 
-func scaleUsage(fs interface{ Output() io.Writer }, std func()) func() {
-	return func() {
-		std()
-		fmt.Fprint(fs.Output(), `
+// scaleMore follows scale's flags in its help. (-N is a count, not a
+// flag: normalize puts it after --.)
+const scaleMore = `
 COUNT is a number of instances, "auto" (one per CPU, at least 2), or +N or
 -N to add or remove instances. The count is written to the configuration,
 so it lasts across reboots; instances that run are not restarted.
-`)
-	}
-}
+`
 
 var relative = regexp.MustCompile(`^[+-][0-9]+$`)
 

@@ -7,6 +7,8 @@ import (
 	"os"
 	"time"
 
+	"github.com/spf13/pflag"
+
 	"example.com/app/reloader"
 	"example.com/app/reloader/fleet"
 	"example.com/app/reloader/proc"
@@ -14,53 +16,51 @@ import (
 	"example.com/app/units"
 )
 
-func runStatus(ctx context.Context, o *cli, args []string) int {
-	fs := o.flags("status")
+func defineStatus(fs *pflag.FlagSet) runFunc {
 	f := addAppFlags(fs, "configuration file")
 	asJSON := fs.Bool("json", false, "print the status as JSON on stdout (fields: see man app-reloader); the other apps in other_apps")
 	reportPath := fs.String("report", reloader.DefaultReportPath, "where the last rollout's report of the package's app is kept")
 	hf := addHostFlags(fs, false)
-	if code := o.parse(fs, args, 0, 1); code >= 0 {
-		return code
-	}
-	if len(hf.hosts) > 0 {
-		return o.statusHosts(ctx, hf, *asJSON)
-	}
-	// One app, or every app, the package's first (as pm2 list).
-	apps := o.all("status", f)
-	if f.given("config") && !f.given("apps") {
-		apps = apps[:1]
-	}
-	if fs.NArg() == 1 {
-		c, ok := o.pick("status", f, fs.Arg(0))
-		if !ok {
-			return 2
+	return func(ctx context.Context, o *cli, args []string) int {
+		if len(hf.hosts) > 0 {
+			return o.statusHosts(ctx, hf, *asJSON)
 		}
-		apps = []units.Cluster{c}
-	}
-	var all []reloader.Status
-	for _, c := range apps {
-		st, ok := o.status(ctx, c, f.configOf(c), reportOf(c, *reportPath))
-		if !ok {
-			return 1
+		// One app, or every app, the package's first (as pm2 list).
+		apps := o.all("status", f)
+		if f.given("config") && !f.given("apps") {
+			apps = apps[:1]
 		}
-		all = append(all, st)
-	}
-	first := all[0]
-	first.OtherApps = all[1:]
-	if *asJSON {
-		return o.json(first)
-	}
-	for i, st := range all {
-		if len(all) > 1 {
-			if i > 0 {
-				fmt.Fprintln(o.stdout)
+		if len(args) == 1 {
+			c, ok := o.pick("status", f, args[0])
+			if !ok {
+				return 2
 			}
-			fmt.Fprintf(o.stdout, "== %s\n", st.App)
+			apps = []units.Cluster{c}
 		}
-		view.WriteStatus(o.stdout, st, time.Now(), view.Colorful(o.stdout))
+		var all []reloader.Status
+		for _, c := range apps {
+			st, ok := o.status(ctx, c, f.configOf(c), reportOf(c, *reportPath))
+			if !ok {
+				return 1
+			}
+			all = append(all, st)
+		}
+		first := all[0]
+		first.OtherApps = all[1:]
+		if *asJSON {
+			return o.json(first)
+		}
+		for i, st := range all {
+			if len(all) > 1 {
+				if i > 0 {
+					fmt.Fprintln(o.stdout)
+				}
+				fmt.Fprintf(o.stdout, "== %s\n", st.App)
+			}
+			view.WriteStatus(o.stdout, st, time.Now(), view.Colorful(o.stdout))
+		}
+		return 0
 	}
-	return 0
 }
 
 // status is app c's status, with its last rollout's report.
@@ -85,7 +85,7 @@ func (o *cli) status(ctx context.Context, c units.Cluster, config, reportPath st
 	return st, true
 }
 
-// statusHosts is `app-reloader status -host …`.
+// statusHosts is `app-reloader status --host …`.
 func (o *cli) statusHosts(ctx context.Context, f *hostFlags, asJSON bool) int {
 	all := map[string]reloader.Status{}
 	code := 0

@@ -55,7 +55,7 @@ func (r Remote) command(ctx context.Context, remote ...string) *exec.Cmd {
 	// stops answering, ends the command instead of hanging a deploy: the
 	// connection and the handshake must finish within ConnectTimeout, and
 	// a silent connection is given up after ServerAliveCountMax missed
-	// keep-alives. Options given in -ssh come first, and win.
+	// keep-alives. Options given in --ssh come first, and win.
 	args := append(ssh[1:], "-x", "-T", "-o", "BatchMode=yes",
 		"-o", "ConnectTimeout="+strconv.Itoa(int(SSHConnectTimeout/time.Second)),
 		"-o", "ServerAliveInterval="+strconv.Itoa(int(SSHAliveInterval/time.Second)),

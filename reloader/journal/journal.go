@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -79,6 +80,9 @@ type Options struct {
 	Follow bool
 	// Since, if set, starts at that time, as journalctl --since takes it.
 	Since string
+	// Priority, if set, selects entries of that priority or more urgent
+	// (journalctl -p: "err", "3", or a range "warning..err").
+	Priority string
 	// Matches are field matches, such as "_PID=1" or "UNIT=app@0.service".
 	Matches []string
 }
@@ -95,6 +99,9 @@ func (r Reader) Read(ctx context.Context, opt Options, each func(Entry) error) e
 	}
 	if opt.Since != "" {
 		args = append(args, "--since", opt.Since)
+	}
+	if opt.Priority != "" {
+		args = append(args, "-p", opt.Priority)
 	}
 	for _, u := range opt.Units {
 		args = append(args, "-u", u)
@@ -132,6 +139,28 @@ func (r Reader) Read(ctx context.Context, opt Options, each func(Entry) error) e
 			return fmt.Errorf("journalctl %s: %w: %s", strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
 		}
 		return fmt.Errorf("journalctl: %w", err)
+	}
+	return nil
+}
+
+// Priorities are syslog's priorities by name, most urgent first: a
+// priority's number is its index.
+var Priorities = []string{"emerg", "alert", "crit", "err", "warning", "notice", "info", "debug"}
+
+// CheckPriority checks a priority as journalctl -p takes it: a name, a
+// number from 0 to 7, or a range of them (FROM..TO).
+func CheckPriority(p string) error {
+	from, to, isRange := strings.Cut(p, "..")
+	for _, one := range []string{from, to} {
+		if !isRange && one == to {
+			continue
+		}
+		if n, err := strconv.Atoi(one); err == nil && n >= 0 && n <= 7 {
+			continue
+		}
+		if !slices.Contains(Priorities, one) {
+			return fmt.Errorf("priority %q: want one of %s, a number from 0 to 7, or a range such as warning..err", p, strings.Join(Priorities, ", "))
+		}
 	}
 	return nil
 }

@@ -67,7 +67,7 @@ func WriteDescription(w io.Writer, d reloader.Description, now time.Time, color 
 		fmt.Fprintf(w, "  %s\n", printable(e))
 	}
 	if len(d.FileEnvironment) > 0 && strings.Contains(strings.Join(d.FileEnvironment, "\n"), reloader.Masked) {
-		fmt.Fprintln(w, paint(color, dim, "  (values from "+strings.Join(d.EnvironmentFiles, ", ")+" masked: describe -show-env shows them)"))
+		fmt.Fprintln(w, paint(color, dim, "  (values from "+strings.Join(d.EnvironmentFiles, ", ")+" masked: describe --show-env shows them)"))
 	}
 	if d.FileEnvironmentError != "" {
 		fmt.Fprintln(w, paint(color, dim, "  (and more from "+printable(d.FileEnvironmentError)+")"))

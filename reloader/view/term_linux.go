@@ -3,6 +3,7 @@ package view
 import (
 	"fmt"
 	"os"
+	"os/signal"
 	"syscall"
 	"unsafe"
 )
@@ -39,4 +40,26 @@ func termios(f *os.File, req uintptr, t *syscall.Termios) error {
 		return fmt.Errorf("terminal settings: %w", errno)
 	}
 	return nil
+}
+
+// TerminalSize is the size of the terminal w is, in rows and columns; ok
+// is false when w is no terminal.
+func TerminalSize(w any) (rows, cols int, ok bool) {
+	f, isFile := w.(*os.File)
+	if !isFile {
+		return 0, 0, false
+	}
+	var ws struct{ Row, Col, X, Y uint16 }
+	if _, _, errno := syscall.Syscall(syscall.SYS_IOCTL, f.Fd(), syscall.TIOCGWINSZ, uintptr(unsafe.Pointer(&ws))); errno != 0 || ws.Col == 0 {
+		return 0, 0, false
+	}
+	return int(ws.Row), int(ws.Col), true
+}
+
+// OnResize delivers a value each time the terminal is resized (SIGWINCH)
+// until stop is called.
+func OnResize() (c <-chan os.Signal, stop func()) {
+	ch := make(chan os.Signal, 1)
+	signal.Notify(ch, syscall.SIGWINCH)
+	return ch, func() { signal.Stop(ch) }
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"example.com/app/activation/statusline"
 	"example.com/app/reloader"
@@ -25,6 +26,11 @@ type TopOptions struct {
 	// Keys, if a terminal, is read for "q" (quit) without waiting for
 	// Enter.
 	Keys *os.File
+	// Size, if set, is the screen's size: each frame is cut to fit it.
+	Size func() (rows, cols int, ok bool)
+	// Resized, if set, delivers when the screen's size changes: the frame
+	// is drawn again at once, to the new size.
+	Resized <-chan os.Signal
 }
 
 // sample is one reading of an instance's counters.
@@ -92,6 +98,11 @@ func Top(ctx context.Context, w io.Writer, status func(context.Context) (reloade
 		prev = renderTop(&b, st, prev, now, interval, opt.Color)
 		out := b.String()
 		if opt.Screen {
+			if opt.Size != nil {
+				if rows, cols, ok := opt.Size(); ok {
+					out = fit(out, rows, cols)
+				}
+			}
 			// Home, each line cleared to its end, then the rest of the screen.
 			out = "\x1b[H" + strings.ReplaceAll(out, "\n", "\x1b[K\n") + "\x1b[J"
 		} else if frame > 1 {
@@ -107,8 +118,56 @@ func Top(ctx context.Context, w io.Writer, status func(context.Context) (reloade
 		case <-ctx.Done():
 			return nil
 		case <-tick.C:
+		case <-opt.Resized:
+			// drawn again at once, to the new size
 		}
 	}
+}
+
+// fit cuts a frame to a screen of rows and cols: lines beyond the last row
+// are left out, characters beyond the last column cut (colour sequences
+// take no column, and one that was cut is reset).
+func fit(frame string, rows, cols int) string {
+	lines := strings.SplitAfter(frame, "\n")
+	if lines[len(lines)-1] == "" {
+		lines = lines[:len(lines)-1]
+	}
+	if rows > 0 && len(lines) > rows {
+		lines = lines[:rows]
+	}
+	var b strings.Builder
+	for _, l := range lines {
+		nl := strings.HasSuffix(l, "\n")
+		l = strings.TrimSuffix(l, "\n")
+		width, colored, cut := 0, false, false
+		for i := 0; i < len(l); {
+			if l[i] == '\x1b' {
+				j := strings.IndexByte(l[i:], 'm')
+				if j < 0 {
+					break
+				}
+				b.WriteString(l[i : i+j+1])
+				colored = true
+				i += j + 1
+				continue
+			}
+			r, size := utf8.DecodeRuneInString(l[i:])
+			if width == cols {
+				cut = true
+				break
+			}
+			b.WriteRune(r)
+			width++
+			i += size
+		}
+		if cut && colored {
+			b.WriteString("\x1b[0m")
+		}
+		if nl {
+			b.WriteByte('\n')
+		}
+	}
+	return b.String()
 }
 
 // renderTop writes one frame and returns the samples it was computed

@@ -2,9 +2,15 @@ package view
 
 import (
 	"bytes"
+	"context"
+	"os"
+	"regexp"
 	"strings"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"example.com/app/reloader"
 	"example.com/app/reloader/journal"
@@ -149,4 +155,38 @@ func TestStatusOfAnInterruptedRollout(t *testing.T) {
 	assert.Contains(t, out, "not reached (the release before): app@2.service")
 	assert.Contains(t, out, "run `app-reloader reload` to complete it")
 	assert.NotContains(t, out, "ok")
+}
+
+func TestTopFitsTheScreen(t *testing.T) {
+	frame := "INSTANCE  STATE\n\x1b[32mapp@0.service\x1b[0m  active\napp@1.service  active\n"
+	assert.Equal(t, "INSTANCE\n\x1b[32mapp@0.se\x1b[0m\n", fit(frame, 2, 8), "cut to 2 rows of 8 columns; the colour reset")
+	assert.Equal(t, frame, fit(frame, 10, 80), "room enough: as it was")
+	assert.Equal(t, "ÄÖÜ\n", fit("ÄÖÜß\n", 1, 3), "columns are characters, not bytes")
+}
+
+func TestTopRedrawsOnResize(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	resized := make(chan os.Signal, 1)
+	cols := 80
+	var calls atomic.Int32
+	var buf bytes.Buffer
+	status := func(context.Context) (reloader.Status, error) {
+		if calls.Add(1) == 1 {
+			cols = 20
+			resized <- syscall.SIGWINCH // the terminal shrinks after the first frame
+		}
+		return reloader.Status{Instances: []reloader.Unit{{Name: "app@0.service", ActiveState: "active"}}}, nil
+	}
+	start := time.Now()
+	err := Top(ctx, &buf, status, TopOptions{Interval: time.Hour, Frames: 2, Screen: true, Size: func() (int, int, bool) { return 24, cols, true }, Resized: resized})
+	require.NoError(t, err)
+	assert.Less(t, time.Since(start), 5*time.Second, "redrawn on the resize, not an hour later")
+	assert.EqualValues(t, 2, calls.Load())
+	frames := strings.Split(buf.String(), "\x1b[H")
+	require.Len(t, frames, 3)
+	for _, l := range strings.Split(frames[2], "\n") {
+		l = regexp.MustCompile("\x1b\\[[0-9;?]*[a-zA-Z]").ReplaceAllString(l, "")
+		assert.LessOrEqual(t, utf8.RuneCountInString(l), 20, "the second frame fits 20 columns: %q", l)
+	}
 }
