@@ -51,6 +51,21 @@ func (o *cli) all(cmd string, f *appFlags) []units.Cluster {
 	return append([]units.Cluster{units.App}, apps...)
 }
 
+// selected are the apps a command that shows or checks apps works on: the
+// one named in args, or every app (the package's first); --config alone
+// means the package's app alone. ok is false when the named app is none.
+func (o *cli) selected(cmd string, f *appFlags, args []string) (apps []units.Cluster, ok bool) {
+	if len(args) == 1 {
+		c, ok := o.pick(cmd, f, args[0])
+		return []units.Cluster{c}, ok
+	}
+	apps = o.all(cmd, f)
+	if f.given("config") && !f.given("apps") {
+		apps = apps[:1]
+	}
+	return apps, true
+}
+
 // pick finds the app a command names: "app" is the package's own, any
 // other name one in --apps.
 func (o *cli) pick(cmd string, f *appFlags, name string) (units.Cluster, bool) {

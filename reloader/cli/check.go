@@ -15,16 +15,9 @@ func defineCheck(fs *pflag.FlagSet) runFunc {
 	f := addAppFlags(fs, "configuration file")
 	asJSON := fs.Bool("json", false, "print the result as JSON on stdout (one object per app)")
 	return func(_ context.Context, o *cli, args []string) int {
-		apps := o.all("check", f)
-		if f.given("config") && !f.given("apps") {
-			apps = apps[:1] // --config alone: the package's app alone
-		}
-		if len(args) == 1 {
-			c, ok := o.pick("check", f, args[0])
-			if !ok {
-				return 2
-			}
-			apps = []units.Cluster{c}
+		apps, ok := o.selected("check", f, args)
+		if !ok {
+			return 2
 		}
 		// Each app on its own, then together: two apps may not claim one
 		// address.

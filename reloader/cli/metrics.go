@@ -21,16 +21,9 @@ func defineMetrics(fs *pflag.FlagSet) runFunc {
 	reportPath := fs.String("report", reloader.DefaultReportPath, "where the last rollout's report of the package's app is kept")
 	counts := fs.String("counts", metrics.CountsPath, "where the rollouts are counted")
 	return func(ctx context.Context, o *cli, args []string) int {
-		apps := o.all("metrics", f)
-		if f.given("config") && !f.given("apps") {
-			apps = apps[:1]
-		}
-		if len(args) == 1 {
-			c, ok := o.pick("metrics", f, args[0])
-			if !ok {
-				return 2
-			}
-			apps = []units.Cluster{c}
+		apps, ok := o.selected("metrics", f, args)
+		if !ok {
+			return 2
 		}
 		ms, ok := o.metricsOf(ctx, apps, f, *reportPath, *counts)
 		if !ok {
@@ -83,8 +76,7 @@ func (o *cli) rolled(ctx context.Context, c units.Cluster, f *appFlags, reportPa
 	if fi, err := os.Stat(metrics.TextfileDir); err != nil || !fi.IsDir() {
 		return
 	}
-	quiet := &cli{stdout: o.stdout, stderr: o.stderr}
-	ms, ok := quiet.metricsOf(ctx, quiet.all("metrics", f), f, reportPath, metrics.CountsPath)
+	ms, ok := o.metricsOf(ctx, o.all("metrics", f), f, reportPath, metrics.CountsPath)
 	if !ok {
 		return
 	}

@@ -26,16 +26,9 @@ func defineStatus(fs *pflag.FlagSet) runFunc {
 			return o.statusHosts(ctx, hf, *asJSON)
 		}
 		// One app, or every app, the package's first (as pm2 list).
-		apps := o.all("status", f)
-		if f.given("config") && !f.given("apps") {
-			apps = apps[:1]
-		}
-		if len(args) == 1 {
-			c, ok := o.pick("status", f, args[0])
-			if !ok {
-				return 2
-			}
-			apps = []units.Cluster{c}
+		apps, ok := o.selected("status", f, args)
+		if !ok {
+			return 2
 		}
 		var all []reloader.Status
 		for _, c := range apps {
