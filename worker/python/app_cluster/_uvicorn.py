@@ -8,7 +8,7 @@ from gunicorn.arbiter import Arbiter
 from uvicorn.server import Server
 from uvicorn.workers import UvicornWorker as _UvicornWorker
 
-from app_cluster import ConnectionClose, parse_duration
+from app_cluster import ConnectionClose, parse_duration, stop_accepting
 
 
 class _LameDuckServer(Server):
@@ -20,11 +20,11 @@ class _LameDuckServer(Server):
             # A second signal: as uvicorn has it (SIGINT forces the exit).
             return Server.handle_exit(self, sig, frame)
         self.draining = True
-        # Stop accepting now: this worker's copies of the listening sockets
-        # close; the other processes' stay open and take the queue.
-        for server in getattr(self, "servers", []):
-            server.close()
-        asyncio.get_event_loop().call_later(self.lame_duck, Server.handle_exit, self, sig, frame)
+        # Stop accepting now, keeping what this turn of the loop accepted;
+        # the shared sockets' queue goes to the other processes.
+        loop = asyncio.get_event_loop()
+        stop_accepting(loop, getattr(self, "servers", []))
+        loop.call_later(self.lame_duck, Server.handle_exit, self, sig, frame)
 
 
 class UvicornWorker(_UvicornWorker):
