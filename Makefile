@@ -22,7 +22,7 @@ DEB_BUILD   := dist/build-$(VERSION)
 # reference worker.
 WORKER      ?=
 
-.PHONY: help build test unit node python fuzz e2e e2e-deps lint deb repo demo bench bench-deps clean
+.PHONY: help build test unit node python fuzz e2e e2e-deps lint deb repo demo bench bench-quick bench-deps clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
@@ -121,6 +121,9 @@ demo: e2e-deps ## the live demo: install, then upgrade under load, on a throwawa
 
 bench: e2e-deps bench-deps ## app against pm2 on a throwaway systemd; writes docs/BENCHMARKS.md (root, about 80 min)
 	$(GO) run ./e2e/bench -out docs $(BENCHFLAGS)
+
+bench-quick: e2e-deps bench-deps ## the headline ratios (beside pm2, beside bare net/http, rollout overhead), each paired, for iterating; prints them (root, under 10 min)
+	$(GO) run ./e2e/bench -headline -reps 2 $(BENCHFLAGS)
 
 bench-deps:
 	@command -v node >/dev/null && command -v npm >/dev/null || { echo "installing nodejs npm"; apt-get update -qq && \

@@ -122,6 +122,11 @@ type connInfo struct {
 	start    time.Time
 	maxAge   time.Duration // 0: no cap
 	requests atomic.Int64
+	// cw is the response writer wrapper of the connection's current
+	// request, reused from one request to the next: HTTP/1 serves a
+	// connection's requests one after the other, so a wrapper per
+	// connection is enough, and a request costs no allocation for it.
+	cw closeWriter
 }
 
 // Draining reports whether the server has started draining. Health checks
@@ -265,14 +270,24 @@ func (s *Server) install() {
 	s.HTTP.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.requests.Add(1)
 		info, _ := r.Context().Value(connInfoKey{}).(*connInfo)
-		if info != nil {
+		var cw *closeWriter
+		if info != nil && r.ProtoMajor == 1 {
 			info.requests.Add(1)
+			cw = &info.cw
+			*cw = closeWriter{ResponseWriter: w, s: s, info: info}
+		} else {
+			// HTTP/2 serves a connection's streams at once: one each.
+			if info != nil {
+				info.requests.Add(1)
+			}
+			cw = &closeWriter{ResponseWriter: w, s: s, info: info}
 		}
-		cw := &closeWriter{ResponseWriter: w, s: s, info: info}
 		h.ServeHTTP(cw, r)
 		if !cw.decided {
 			cw.WriteHeader(http.StatusOK)
 		}
+		// What the handler was given must not outlive the request.
+		cw.ResponseWriter = nil
 	})
 
 	prevCtx := s.HTTP.ConnContext

@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -62,6 +63,11 @@ type Attack struct {
 	out     string
 	v       *Vegeta
 	Started time.Time
+	// ClientCPU is, once Wait returned, the share of the machine's CPUs
+	// the load generator itself used while it ran (user and system time
+	// over its wall time × the CPUs): on a small machine what the client
+	// takes, the servers do not get.
+	ClientCPU float64
 }
 
 // Attack starts an attack; Wait returns its results.
@@ -99,12 +105,22 @@ func (v *Vegeta) Attack(ctx context.Context, o AttackOptions) (*Attack, error) {
 	return a, nil
 }
 
+// cpuShare is the share of the machine's CPUs an exited process used over
+// wall.
+func cpuShare(ps *os.ProcessState, wall time.Duration) float64 {
+	if ps == nil || wall <= 0 {
+		return 0
+	}
+	return (ps.UserTime() + ps.SystemTime()).Seconds() / wall.Seconds() / float64(runtime.NumCPU())
+}
+
 // Wait waits for the attack to end and returns every request's result.
 func (a *Attack) Wait(ctx context.Context) ([]Hit, error) {
 	defer os.Remove(a.out)
 	if err := a.cmd.Wait(); err != nil {
 		return nil, fmt.Errorf("vegeta attack: %w: %s", err, a.cmd.Stderr.(*bytes.Buffer))
 	}
+	a.ClientCPU = cpuShare(a.cmd.ProcessState, time.Since(a.Started))
 	enc := exec.CommandContext(ctx, a.v.Bin, "encode", "--to", "json", a.out)
 	stdout, err := enc.StdoutPipe()
 	if err != nil {

@@ -32,10 +32,13 @@ type Identity struct {
 // 0, is the status /healthz answers while serving (to imitate a release
 // whose health check fails).
 func Handler(id Identity, draining func() bool, healthz int) http.Handler {
+	// The index's answer never changes: made once, not per request.
+	indexBody := []byte(fmt.Sprintf("instance=%s version=%s pid=%d\n", id.Instance, id.Version, id.PID))
+	index := func(w http.ResponseWriter, r *http.Request) {
+		_, _ = w.Write(indexBody)
+	}
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
-		fmt.Fprintf(w, "instance=%s version=%s pid=%d\n", id.Instance, id.Version, id.PID)
-	})
+	mux.HandleFunc("GET /{$}", index)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		if draining() {
 			http.Error(w, "draining", http.StatusServiceUnavailable)
@@ -75,9 +78,19 @@ func Handler(id Identity, draining func() bool, healthz int) http.Handler {
 		}
 		fmt.Fprintf(w, "instance=%s version=%s pid=%d received=%d\n", id.Instance, id.Version, id.PID, n)
 	})
+	instanceHeader, versionHeader := []string{id.Instance}, []string{id.Version}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("X-Instance", id.Instance)
-		w.Header().Set("X-Version", id.Version)
+		// Header().Set would canonicalise the names and make a slice for
+		// each value, per request; net/http only reads these.
+		h := w.Header()
+		h["X-Instance"] = instanceHeader
+		h["X-Version"] = versionHeader
+		// The index is what load balancers and benchmarks ask for: served
+		// without the mux's matching (HEAD too, as the mux would).
+		if r.URL.Path == "/" && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
+			index(w, r)
+			return
+		}
 		mux.ServeHTTP(w, r)
 	})
 }

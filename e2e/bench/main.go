@@ -44,6 +44,8 @@ type options struct {
 	canaryOnly bool
 	// nodeOnly runs the Node worker's socket setups beside pm2 alone.
 	nodeOnly bool
+	// headline runs make bench-quick: the headline ratios, short runs.
+	headline bool
 }
 
 func main() {
@@ -59,8 +61,12 @@ func main() {
 	flag.BoolVar(&o.socketsOnly, "sockets-only", false, "run only the socket comparison and print its tables; writes nothing")
 	flag.BoolVar(&o.canaryOnly, "canary-only", false, "run only the canary hold's cost and print its table; writes nothing")
 	flag.BoolVar(&o.nodeOnly, "node-only", false, "run only the Node worker's socket setups beside pm2 and print their tables; writes nothing")
+	flag.BoolVar(&o.headline, "headline", false, "make bench-quick: the headline ratios beside pm2 and bare net/http, each paired, in a few minutes; prints them, writes nothing")
 	flag.Parse()
-	if o.quick {
+	if o.headline {
+		o.quick = true // short runs; -reps stays as given
+	}
+	if o.quick && !o.headline {
 		o.reps = 1
 	}
 	if o.reps < 1 || o.instances < 1 || o.rateKA < 1 || o.rateNew < 1 || o.workers < 1 {
@@ -141,6 +147,14 @@ func run(ctx context.Context, o options, w io.Writer) error {
 			return err
 		}
 		fmt.Fprint(w, renderSockets(sr, b.names))
+		return nil
+	case o.headline:
+		table, err := b.headline()
+		if err != nil {
+			return err
+		}
+		fmt.Fprint(w, table)
+		fmt.Fprintf(w, "\n== bench-quick took %s\n", time.Since(start).Round(time.Second))
 		return nil
 	case o.nodeOnly:
 		if err := b.startPM2(); err != nil {
@@ -233,6 +247,9 @@ func (b *bench) setUp(bin string) (*e2e.Machine, error) {
 		m.Close()
 	}()
 	if err := m.Install(bin); err != nil {
+		return m, err
+	}
+	if err := installBare(ctx, m, bin); err != nil {
 		return m, err
 	}
 	b.ours = fmt.Sprintf("127.0.0.1:%d", portOurs)

@@ -70,16 +70,17 @@ func rollouts(d *doc, r results) {
 	recs, systems := r.recs, r.systems()
 	for _, mode := range []string{modeKA, modeNew} {
 		d.p("## Rollout under load, %s\n\n", mode)
-		d.p("| system | failed / sent | throughput (req/s) | steady p50 | steady p99 | steady p99.9 | during p50 | during p99 | during p99.9 | p99 during ÷ steady | rollout |\n")
-		d.p("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n")
+		d.p("| system | failed / sent | throughput (req/s) | the client's CPU share | steady p50 | steady p99 | steady p99.9 | during p50 | during p99 | during p99.9 | p99 during ÷ steady | rollout |\n")
+		d.p("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n")
 		for _, sys := range systems {
 			rs := pick(recs, sys, mode)
 			if len(rs) == 0 {
 				continue
 			}
 			failed, sent := failedOf(rs)
-			d.p("| %s | %d / %d | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", sys, failed, sent,
+			d.p("| %s | %d / %d | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", sys, failed, sent,
 				f(rs, func(r record) float64 { return r.throughput }, "%.0f"),
+				f(rs, func(r record) float64 { return 100 * r.clientCPU }, "%.0f%%"),
 				lat(rs, func(r record) time.Duration { return r.steady.P50 }),
 				lat(rs, func(r record) time.Duration { return r.steady.P99 }),
 				lat(rs, func(r record) time.Duration { return r.steady.P999 }),
@@ -186,35 +187,52 @@ func sideBySide(d *doc, r results) {
 
 }
 
-// activation compares the worker socket-activated and listening itself.
-func activation(d *doc, r results) {
-	o, acts := r.o, r.acts
-	d.p("## Cost of socket activation\n\n")
-	d.p("The same binary (`/usr/bin/app`) as two transient units: one listening on its own address, one on a socket systemd passes it (`systemd-run --socket-property=ListenStream=…`). Closed loop, %d clients, 5 s per run, in the order A B B A within each repetition (so that drift cancels), each figure the mean of the two runs; ratio = activated ÷ listening itself, paired within each repetition.\n\n", o.workers)
-	d.p("| load | listening itself (req/s) | socket-activated (req/s) | ratio | p99 itself | p99 activated |\n| --- | --- | --- | --- | --- | --- |\n")
-	for _, mode := range []string{modeKA, modeNew} {
-		var plain, act, ratios, p99a, p99b []float64
-		for _, a := range acts {
-			if a.mode != mode || a.how != "socket-activated" {
-				continue
-			}
-			for _, b := range acts {
-				if b.mode == mode && b.how == "listening itself" && b.rep == a.rep {
-					plain = append(plain, b.rate)
-					act = append(act, a.rate)
-					ratios = append(ratios, a.rate/b.rate)
-					p99a = append(p99a, float64(b.p99)/float64(time.Millisecond))
-					p99b = append(p99b, float64(a.p99)/float64(time.Millisecond))
-				}
-			}
-		}
-		if len(ratios) == 0 {
+// actPairs are, per repetition of one comparison and load mode, the two
+// setups' records: x is the worker (socket-activated), y what it is
+// compared with.
+func actPairs(acts []actRec, pair, mode string) (xs, ys []actRec) {
+	for _, x := range acts {
+		if x.pair != pair || x.mode != mode || x.how != byActivated.name {
 			continue
 		}
-		d.p("| %s | %s | %s | %s | %s ms | %s ms |\n", mode, fx(plain, "%.0f"), fx(act, "%.0f"), fx(ratios, "%.3f"), fx(p99a, "%.2f"), fx(p99b, "%.2f"))
+		for _, y := range acts {
+			if y.pair == pair && y.mode == mode && y.rep == x.rep && y.how != x.how {
+				xs, ys = append(xs, x), append(ys, y)
+			}
+		}
 	}
-	d.p("\n")
+	return xs, ys
+}
 
+// activation compares the worker socket-activated and listening itself,
+// and the worker with bare net/http.
+func activation(d *doc, r results) {
+	o, acts := r.o, r.acts
+	table := func(pair, yName, ratioName string) {
+		d.p("| load | %s (req/s) | the worker, socket-activated (req/s) | %s | p99 %s | p99 the worker | the client's CPU share |\n| --- | --- | --- | --- | --- | --- | --- |\n", yName, ratioName, yName)
+		for _, mode := range []string{modeKA, modeNew} {
+			xs, ys := actPairs(acts, pair, mode)
+			if len(xs) == 0 {
+				continue
+			}
+			var xr, yr, ratios, p99x, p99y, cpu []float64
+			for i := range xs {
+				xr, yr = append(xr, xs[i].rate), append(yr, ys[i].rate)
+				ratios = append(ratios, xs[i].rate/ys[i].rate)
+				p99x = append(p99x, float64(xs[i].p99)/float64(time.Millisecond))
+				p99y = append(p99y, float64(ys[i].p99)/float64(time.Millisecond))
+				cpu = append(cpu, 100*xs[i].clientCPU, 100*ys[i].clientCPU)
+			}
+			d.p("| %s | %s | %s | %s | %s ms | %s ms | %s %% |\n", mode, fx(yr, "%.0f"), fx(xr, "%.0f"), fx(ratios, "%.3f"), fx(p99y, "%.2f"), fx(p99x, "%.2f"), fx(cpu, "%.0f"))
+		}
+		d.p("\n")
+	}
+	d.p("## Cost of socket activation\n\n")
+	d.p("The same binary (`/usr/bin/app`) as two transient units: one listening on its own address, one on a socket systemd passes it (`systemd-run --socket-property=ListenStream=…`). Closed loop, %d clients, 5 s per run, in the order A B B A within each repetition (so that drift cancels), each figure the mean of the two runs; ratio = activated ÷ listening itself, paired within each repetition.\n\n", o.workers)
+	table(pairActivation, "listening itself", "activated ÷ itself")
+	d.p("### What the worker's guarantees cost\n\n")
+	d.p("The reference worker against a bare `net/http` server (`e2e/bench/bare`: the same response and the same two headers, on a socket systemd passes it too; no drain, no connection caps, no request count, no timeouts, no mux), both socket-activated transient units, A B B A as above; ratio = the worker ÷ bare (goal ≥ 0.95).\n\n")
+	table(pairBare, "bare net/http", "the worker ÷ bare")
 }
 
 // overhead is what a rollout costs beyond the instances' own start-up.
@@ -277,11 +295,14 @@ func errorsSeen(d *doc, r results) {
 // goals puts each goal beside its result.
 func goals(d *doc, r results) {
 	recs, systems, ovs, spreads := r.recs, r.systems(), r.ovs, r.spreads
-	worstAct, worstOv, worstNew, worstSpread := worstActivation(r.acts), worstOverhead(ovs), worstNewShares(recs, r.instances), worstSpreadAfter(spreads)
+	worstAct, worstOv, worstNew, worstSpread := worstActivation(r.acts, pairActivation), worstOverhead(ovs), worstNewShares(recs, r.instances), worstSpreadAfter(spreads)
 	d.p("\n## Goals\n\n")
 	d.p("| goal | system | result |\n| --- | --- | --- |\n")
 	if worstAct >= 0 {
 		d.p("| socket-activated ≥ 0.98 × listening itself | app, Go worker | %s |\n", verdict(worstAct >= 0.98, fmt.Sprintf("median ratio %.3f in the worse load", worstAct)))
+	}
+	if worstBare := worstActivation(r.acts, pairBare); worstBare >= 0 {
+		d.p("| the worker ≥ 0.95 × bare net/http, keep-alive and new connections | app, Go worker | %s |\n", verdict(worstBare >= 0.95, fmt.Sprintf("median ratio %.3f in the worse load", worstBare)))
 	}
 	if len(ovs) > 0 {
 		d.p("| rollout overhead ≤ 50 ms per instance | app, surge on (the default) | %s |\n", verdict(worstOv <= 50*time.Millisecond, fmt.Sprintf("median %s at worst", worstOv.Round(time.Millisecond))))
@@ -321,21 +342,15 @@ func failedOf(rs []record) (failed, sent int) {
 	return failed, sent
 }
 
-// worstActivation is the lower median ratio of socket-activated to
-// listening itself over the load modes; -1 without runs.
-func worstActivation(acts []actRec) float64 {
+// worstActivation is the lower median ratio of the worker to what pair
+// compares it with, over the load modes; -1 without runs.
+func worstActivation(acts []actRec, pair string) float64 {
 	worst := -1.0
 	for _, mode := range []string{modeKA, modeNew} {
+		xs, ys := actPairs(acts, pair, mode)
 		var ratios []float64
-		for _, a := range acts {
-			if a.mode != mode || a.how != "socket-activated" {
-				continue
-			}
-			for _, b := range acts {
-				if b.mode == mode && b.how == "listening itself" && b.rep == a.rep {
-					ratios = append(ratios, a.rate/b.rate)
-				}
-			}
+		for i := range xs {
+			ratios = append(ratios, xs[i].rate/ys[i].rate)
 		}
 		if len(ratios) == 0 {
 			continue

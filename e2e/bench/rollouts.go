@@ -17,6 +17,7 @@ type record struct {
 	system, mode string
 	rep          int
 	throughput   float64 // closed loop, requests/s
+	clientCPU    float64 // the load generator's share of the CPUs in that run
 	steady       e2e.Stats
 	during       e2e.Stats
 	rollout      time.Duration
@@ -49,8 +50,8 @@ func (b *bench) rollouts() ([]record, error) {
 				if err != nil {
 					return nil, fmt.Errorf("%s, %s, rep %d: %w", sys.name, mode, rep, err)
 				}
-				fmt.Fprintf(b.w, "[rep %d] %-17s %-27s %7.0f req/s | steady p99 %6s | rollout %6s, p99 %6s | failed %d of %d\n",
-					rep, sys.name, mode, r.throughput, ms(r.steady.P99), secs(r.rollout), ms(r.during.P99), r.failed, r.sent)
+				fmt.Fprintf(b.w, "[rep %d] %-17s %-27s %7.0f req/s (client %2.0f%% CPU) | steady p99 %6s | rollout %6s, p99 %6s | failed %d of %d\n",
+					rep, sys.name, mode, r.throughput, 100*r.clientCPU, ms(r.steady.P99), secs(r.rollout), ms(r.during.P99), r.failed, r.sent)
 				recs = append(recs, r)
 			}
 		}
@@ -68,11 +69,11 @@ func measure(ctx context.Context, o options, veg *e2e.Vegeta, sys system, mode s
 		lead, total = 2*time.Second, 10*time.Second
 	}
 
-	tp, err := closedLoop(ctx, o, veg, sys.url, ka)
+	tp, cpu, err := closedLoop(ctx, o, veg, sys.url, ka)
 	if err != nil {
 		return r, err
 	}
-	r.throughput = tp
+	r.throughput, r.clientCPU = tp, cpu
 
 	rate := o.rateNew
 	if ka {
@@ -116,21 +117,21 @@ func measure(ctx context.Context, o options, veg *e2e.Vegeta, sys system, mode s
 }
 
 // closedLoop is the throughput, in requests/s, of a closed loop of
-// o.workers clients.
-func closedLoop(ctx context.Context, o options, veg *e2e.Vegeta, url string, ka bool) (float64, error) {
+// o.workers clients, and the share of the CPUs the client took.
+func closedLoop(ctx context.Context, o options, veg *e2e.Vegeta, url string, ka bool) (float64, float64, error) {
 	dur := 4 * time.Second
 	if o.quick {
 		dur = 2 * time.Second
 	}
 	a, err := veg.Attack(ctx, e2e.AttackOptions{URL: url, Workers: o.workers, Duration: dur, KeepAlive: ka, Connections: o.workers})
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	hits, err := a.Wait(ctx)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	tp := e2e.Summarize(hits, time.Time{}, time.Time{})
 	time.Sleep(time.Second) // let TIME_WAIT and the run queue settle
-	return float64(tp.N-tp.Failed) / dur.Seconds(), nil
+	return float64(tp.N-tp.Failed) / dur.Seconds(), a.ClientCPU, nil
 }

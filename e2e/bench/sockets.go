@@ -177,12 +177,12 @@ func measureSockets(ctx context.Context, o options, veg *e2e.Vegeta, m *e2e.Mach
 			// Throughput and the back-to-back rollouts again, with the
 			// kernel's autogroup off: see autogroup.go.
 			if err := withoutAutogroup(func() error {
-				tp, err := closedLoop(ctx, o, veg, sys.url, false)
+				tp, cpu, err := closedLoop(ctx, o, veg, sys.url, false)
 				if err != nil {
 					return err
 				}
-				fmt.Fprintf(w, "[rep %d] %-48s autogroup off: %s %6.0f req/s\n", rep, sys.name, modeNew, tp)
-				run.noAG = append(run.noAG, record{system: sys.name, mode: modeNew, rep: rep, throughput: tp})
+				fmt.Fprintf(w, "[rep %d] %-48s autogroup off: %s %6.0f req/s (client %2.0f%% CPU)\n", rep, sys.name, modeNew, tp, 100*cpu)
+				run.noAG = append(run.noAG, record{system: sys.name, mode: modeNew, rep: rep, throughput: tp, clientCPU: cpu})
 				return backToBackAll("autogroup off: ", &run.b2bsNoAG)
 			}); err != nil {
 				return run, fmt.Errorf("%s%s: %w", sys.name, agOff, err)
@@ -239,11 +239,11 @@ func measureSockets(ctx context.Context, o options, veg *e2e.Vegeta, m *e2e.Mach
 					if err := sys.setup(ctx); err != nil {
 						return err
 					}
-					tp, err := closedLoop(ctx, o, veg, sys.url, false)
+					tp, cpu, err := closedLoop(ctx, o, veg, sys.url, false)
 					if err != nil {
 						return fmt.Errorf("%s: %w", sys.name, err)
 					}
-					fmt.Fprintf(w, "[rep %d] A B B A, autogroup off %-5v %-48s %6.0f req/s\n", rep, off, sys.name, tp)
+					fmt.Fprintf(w, "[rep %d] A B B A, autogroup off %-5v %-48s %6.0f req/s (client %2.0f%% CPU)\n", rep, off, sys.name, tp, 100*cpu)
 					run.pairs = append(run.pairs, tpPair{system: sys.name, rep: rep, agOff: off, throughput: tp})
 				}
 				return nil

@@ -1,0 +1,168 @@
+//go:build linux
+
+package main
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"example.com/app/e2e"
+)
+
+// headlineRow is one line of make bench-quick's table: a ratio or a count,
+// per repetition, with how it was paired and the goal it is held to.
+type headlineRow struct {
+	what, pairing, goal string
+	format              string
+	vals                []float64
+	cpu                 []float64 // the client's CPU share in the row's runs, %
+	ok                  func(mid float64) bool
+}
+
+// headline is `make bench-quick`: the ratios the README's summary rests on,
+// each measured side by side within its repetition (A B B A, or one run
+// right after the other), in a few minutes, for iterating. `make bench` is
+// the record.
+func (b *bench) headline() (string, error) {
+	if err := b.startPM2(); err != nil {
+		return "", err
+	}
+	appGo, appNode, pm2 := b.systems[0], b.systems[1], b.systems[2]
+	var rows []*headlineRow
+	row := func(what, pairing, goal, format string, ok func(float64) bool) *headlineRow {
+		for _, r := range rows {
+			if r.what == what {
+				return r
+			}
+		}
+		r := &headlineRow{what: what, pairing: pairing, goal: goal, format: format, ok: ok}
+		rows = append(rows, r)
+		return r
+	}
+	atLeast := func(x float64) func(float64) bool { return func(v float64) bool { return v >= x } }
+	atMost := func(x float64) func(float64) bool { return func(v float64) bool { return v <= x } }
+
+	fmt.Fprintln(b.w, "== throughput beside pm2, closed loop, A B B A")
+	for rep := 1; rep <= b.o.reps; rep++ {
+		for _, sys := range []system{appGo, appNode} {
+			if err := sys.setup(b.ctx); err != nil {
+				return "", fmt.Errorf("%s: %w", sys.name, err)
+			}
+			for _, mode := range []string{modeKA, modeNew} {
+				order := []system{sys, pm2, pm2, sys}
+				if rep%2 == 0 {
+					order = []system{pm2, sys, sys, pm2}
+				}
+				rate, cpu := map[string]float64{}, []float64{}
+				for _, s := range order {
+					tp, c, err := closedLoop(b.ctx, b.o, b.veg, s.url, mode == modeKA)
+					if err != nil {
+						return "", fmt.Errorf("%s, %s: %w", s.name, mode, err)
+					}
+					rate[s.name] += tp / 2
+					cpu = append(cpu, 100*c)
+				}
+				x := rate[sys.name] / rate[pm2.name]
+				fmt.Fprintf(b.w, "[rep %d] %s %.0f req/s, %s %.0f req/s, %s: ratio %.3f (the client's CPU share: %s)\n", rep, sys.name, rate[sys.name], pm2.name, rate[pm2.name], mode, x, percents(cpu))
+				r := row(fmt.Sprintf("%s ÷ %s, throughput, %s", sys.name, pm2.name, mode), "A B B A", "≥ 1.00", "%.2f", atLeast(1))
+				r.vals = append(r.vals, x)
+				r.cpu = append(r.cpu, cpu...)
+			}
+		}
+	}
+
+	fmt.Fprintln(b.w, "== one rollout under load each, fixed rate")
+	for _, sys := range []system{appGo, appNode, pm2} {
+		if err := sys.setup(b.ctx); err != nil {
+			return "", fmt.Errorf("%s: %w", sys.name, err)
+		}
+		for _, mode := range []string{modeKA, modeNew} {
+			rec, err := measure(b.ctx, b.o, b.veg, sys, mode, 1)
+			if err != nil {
+				return "", fmt.Errorf("%s, %s: %w", sys.name, mode, err)
+			}
+			fmt.Fprintf(b.w, "%s, %s: failed %d of %d, p99 %s → %s during the rollout (%s)\n", sys.name, mode, rec.failed, rec.sent, ms(rec.steady.P99), ms(rec.during.P99), secs(rec.rollout))
+			failed := row(fmt.Sprintf("%s, failed requests through a rollout, both load modes", sys.name), "the same fixed-rate load", "0", "%.0f", atMost(0))
+			if len(failed.vals) == 0 {
+				failed.vals = []float64{0}
+			}
+			failed.vals[0] += float64(rec.failed)
+			row(fmt.Sprintf("%s, p99 during a rollout ÷ steady, %s", sys.name, mode), "the same fixed-rate load", "≤ 1.5", "%.2f", atMost(1.5)).vals = []float64{ratio(rec.during.P99, rec.steady.P99)}
+			if mode == modeNew && sys.events != nil {
+				row(fmt.Sprintf("%s, new connections' shares, max ÷ min", sys.name), "the same fixed-rate load, before the rollout", "≤ 1.25", "%.2f", atMost(1.25)).vals = []float64{e2e.Imbalance(rec.shareBefore, b.names)}
+			}
+			if mode == modeNew && sys.events == nil {
+				row(fmt.Sprintf("%s, new connections' shares, max ÷ min", sys.name), "the same fixed-rate load, before the rollout", "(pm2's master deals them out)", "%.2f", nil).vals = []float64{e2e.Imbalance(rec.shareBefore, b.names)}
+			}
+		}
+	}
+	if err := appGo.setup(b.ctx); err != nil {
+		return "", err
+	}
+
+	fmt.Fprintln(b.w, "== the worker against bare net/http, both socket-activated, A B B A")
+	if err := startActivationUnits(b.ctx, b.m); err != nil {
+		return "", err
+	}
+	for _, by := range []servedBy{byActivated, byBare} { // warm up; not kept
+		if _, err := measureActivation(b.ctx, b.o, b.veg, by, modeKA, 0); err != nil {
+			return "", err
+		}
+	}
+	for rep := 1; rep <= b.o.reps; rep++ {
+		for _, mode := range []string{modeKA, modeNew} {
+			x, y, err := abba(b.ctx, b.o, b.veg, byActivated, byBare, mode, pairBare, rep)
+			if err != nil {
+				return "", err
+			}
+			fmt.Fprintf(b.w, "[rep %d] the worker %.0f req/s, bare %.0f req/s, %s: ratio %.3f\n", rep, x.rate, y.rate, mode, x.rate/y.rate)
+			r := row("the worker ÷ bare net/http, "+mode, "A B B A", "≥ 0.95", "%.3f", atLeast(0.95))
+			r.vals = append(r.vals, x.rate/y.rate)
+			r.cpu = append(r.cpu, 100*x.clientCPU, 100*y.clientCPU)
+		}
+	}
+
+	fmt.Fprintln(b.w, "== rollout overhead, 2 instances, surge on, no load")
+	for rep := 1; rep <= b.o.reps; rep++ {
+		ov, err := measureOverhead(b.ctx, b.m, fmt.Sprintf("listen = [%q]\ninstances = 2\ncanary_uptime = \"0s\"\n", b.ours), 2, rep)
+		if err != nil {
+			return "", err
+		}
+		fmt.Fprintf(b.w, "[rep %d] rollout %s, own start-ups %s → %s per instance\n", rep, secs(ov.total), secs(ov.startups), ms(ov.perInstance()))
+		r := row("rollout overhead per instance (ms), 2 instances, surge on", "the rollout against systemd's record of each start-up", "≤ 50", "%.0f", atMost(50))
+		r.vals = append(r.vals, float64(ov.perInstance())/float64(time.Millisecond))
+	}
+	return renderHeadline(rows, b.o.reps), nil
+}
+
+// percents lists shares, in %, as "42 44 48 40 %".
+func percents(xs []float64) string {
+	var s strings.Builder
+	for _, x := range xs {
+		fmt.Fprintf(&s, "%.0f ", x)
+	}
+	return s.String() + "%"
+}
+
+func renderHeadline(rows []*headlineRow, reps int) string {
+	var s strings.Builder
+	fmt.Fprintf(&s, "\n## Headline figures (make bench-quick: %d repetitions, short runs; make bench is the record)\n\n", reps)
+	s.WriteString("| figure | paired | min / **median** / max | goal | met | the client's CPU share |\n| --- | --- | --- | --- | --- | --- |\n")
+	for _, r := range rows {
+		met := ""
+		if r.ok != nil && len(r.vals) > 0 {
+			_, mid, _ := spread(r.vals)
+			met = "missed"
+			if r.ok(mid) {
+				met = "met"
+			}
+		}
+		cpu := ""
+		if len(r.cpu) > 0 {
+			cpu = fx(r.cpu, "%.0f") + " %"
+		}
+		fmt.Fprintf(&s, "| %s | %s | %s | %s | %s | %s |\n", r.what, r.pairing, fx(r.vals, r.format), r.goal, met, cpu)
+	}
+	return s.String()
+}
