@@ -104,11 +104,7 @@ func writeStarts(dir, unit string, starts []time.Time) error {
 	for _, t := range starts {
 		fmt.Fprintln(&b, t.UnixNano())
 	}
-	p := filepath.Join(dir, unit)
-	if err := os.WriteFile(p+".tmp", []byte(b.String()), 0o600); err != nil {
-		return fmt.Errorf("crash-loop record: %w", err)
-	}
-	if err := os.Rename(p+".tmp", p); err != nil {
+	if err := units.WriteFileAtomic(filepath.Join(dir, unit), []byte(b.String()), 0o600, nil); err != nil {
 		return fmt.Errorf("crash-loop record: %w", err)
 	}
 	return nil

@@ -172,30 +172,20 @@ func SaveReport(path string, rep Report) error {
 	if err != nil {
 		return fmt.Errorf("save report: %w", err)
 	}
-	f, err := os.CreateTemp(filepath.Dir(path), ".report-*")
-	if err != nil {
-		return fmt.Errorf("save report: %w", err)
-	}
-	defer os.Remove(f.Name())
-	err = f.Chmod(0o640)
-	if g, gerr := user.LookupGroup(DeployGroup); err == nil && gerr == nil && os.Geteuid() == 0 {
-		// Without it (CAP_CHOWN), the report is root's alone: better
-		// than none.
-		gid, _ := strconv.Atoi(g.Gid)
-		if cerr := f.Chown(-1, gid); cerr != nil {
-			slog.Warn("the report stays root's: its group cannot be set", "group", DeployGroup, "err", cerr)
+	// The deploy group reads it: it holds the failed instance's last
+	// journal lines.
+	setGroup := func(f *os.File) error {
+		if g, gerr := user.LookupGroup(DeployGroup); gerr == nil && os.Geteuid() == 0 {
+			// Without it (CAP_CHOWN), the report is root's alone: better
+			// than none.
+			gid, _ := strconv.Atoi(g.Gid)
+			if cerr := f.Chown(-1, gid); cerr != nil {
+				slog.Warn("the report stays root's: its group cannot be set", "group", DeployGroup, "err", cerr)
+			}
 		}
+		return nil
 	}
-	if err == nil {
-		_, err = f.Write(append(b, '\n'))
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), path)
-	}
-	if err != nil {
+	if err := units.WriteFileAtomic(path, append(b, '\n'), 0o640, setGroup); err != nil {
 		return fmt.Errorf("save report: %w", err)
 	}
 	return nil

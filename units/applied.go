@@ -34,19 +34,7 @@ func SaveApplied(source, path string) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return fmt.Errorf("save applied configuration: %w", err)
 	}
-	f, err := os.CreateTemp(filepath.Dir(path), ".applied-*")
-	if err != nil {
-		return fmt.Errorf("save applied configuration: %w", err)
-	}
-	defer os.Remove(f.Name())
-	_, err = f.Write(data)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), path) // CreateTemp made it 0600
-	}
-	if err != nil {
+	if err := WriteFileAtomic(path, data, 0o600, nil); err != nil {
 		return fmt.Errorf("save applied configuration: %w", err)
 	}
 	return nil

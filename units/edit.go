@@ -3,7 +3,6 @@ package units
 import (
 	"fmt"
 	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 )
@@ -57,23 +56,7 @@ func SetInstances(path string, n Instances) (Config, error) {
 	if fi, err := os.Stat(path); err == nil {
 		mode = fi.Mode().Perm()
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".app.toml.*")
-	if err != nil {
-		return Config{}, fmt.Errorf("set instances: %w", err)
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.WriteString(out); err != nil {
-		tmp.Close()
-		return Config{}, fmt.Errorf("set instances: %w", err)
-	}
-	if err := tmp.Chmod(mode); err != nil {
-		tmp.Close()
-		return Config{}, fmt.Errorf("set instances: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return Config{}, fmt.Errorf("set instances: %w", err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
+	if err := WriteFileAtomic(path, []byte(out), mode, nil); err != nil {
 		return Config{}, fmt.Errorf("set instances: %w", err)
 	}
 	return cfg, nil

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -68,7 +67,7 @@ func Count(path, app string, ok bool) error {
 	if err != nil {
 		return fmt.Errorf("rollout counts: %w", err)
 	}
-	return writeAtomic(path, append(b, '\n'), 0o644)
+	return units.WriteFileAtomic(path, append(b, '\n'), 0o644, nil)
 }
 
 // App is one app as the metrics show it.
@@ -190,29 +189,7 @@ func WriteFile(path string, apps []App, now time.Time) error {
 	if err := Write(&b, apps, now); err != nil {
 		return err
 	}
-	return writeAtomic(path, []byte(b.String()), 0o644)
-}
-
-func writeAtomic(path string, data []byte, mode os.FileMode) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+"-*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	defer os.Remove(f.Name())
-	err = f.Chmod(mode)
-	if err == nil {
-		_, err = f.Write(data)
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), path)
-	}
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
+	return units.WriteFileAtomic(path, []byte(b.String()), 0o644, nil)
 }
 
 // instanceOf is an instance's name within its app: "0" of app@0.service
