@@ -128,6 +128,9 @@ bench-quick: e2e-deps bench-deps ## the headline ratios (beside pm2, beside bare
 bench-deps:
 	@command -v node >/dev/null && command -v npm >/dev/null || { echo "installing nodejs npm"; apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null; }
+	@# the second load generator, beside vegeta
+	@command -v wrk >/dev/null || { echo "installing wrk"; apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends wrk >/dev/null; }
 
 clean: ## remove build output
 	rm -rf $(BIN) dist

@@ -220,6 +220,31 @@ func (m *Machine) Run(ctx context.Context, args ...string) (string, error) {
 	return out.String(), nil
 }
 
+// Usage is what a command run in the container cost, its own and its
+// waited-for children's (wait4's accounting, through nsenter).
+type Usage struct {
+	CPU    time.Duration // user and system time
+	MaxRSS int64         // peak resident memory of the largest of them, bytes
+}
+
+// RunUsage is Run, with what the command cost.
+func (m *Machine) RunUsage(ctx context.Context, args ...string) (string, Usage, error) {
+	var out bytes.Buffer
+	cmd := m.command(ctx, &out, args...)
+	err := cmd.Run()
+	var u Usage
+	if ps := cmd.ProcessState; ps != nil {
+		u.CPU = ps.UserTime() + ps.SystemTime()
+		if ru, ok := ps.SysUsage().(*syscall.Rusage); ok {
+			u.MaxRSS = ru.Maxrss * 1024 // kilobytes on Linux
+		}
+	}
+	if err != nil {
+		return out.String(), u, fmt.Errorf("in container: %s: %w", strings.Join(args, " "), err)
+	}
+	return out.String(), u, nil
+}
+
 // Stream runs a command inside the container, writing its output to w as
 // it comes.
 func (m *Machine) Stream(ctx context.Context, w io.Writer, args ...string) error {

@@ -46,6 +46,8 @@ type options struct {
 	nodeOnly bool
 	// headline runs make bench-quick: the headline ratios, short runs.
 	headline bool
+	// scalingOnly runs "How cost grows" alone and prints it.
+	scalingOnly bool
 }
 
 func main() {
@@ -62,6 +64,7 @@ func main() {
 	flag.BoolVar(&o.canaryOnly, "canary-only", false, "run only the canary hold's cost and print its table; writes nothing")
 	flag.BoolVar(&o.nodeOnly, "node-only", false, "run only the Node worker's socket setups beside pm2 and print their tables; writes nothing")
 	flag.BoolVar(&o.headline, "headline", false, "make bench-quick: the headline ratios beside pm2 and bare net/http, each paired, in a few minutes; prints them, writes nothing")
+	flag.BoolVar(&o.scalingOnly, "scaling-only", false, "run only \"How cost grows\" (2 to 64 instances) and print its table; writes nothing")
 	flag.Parse()
 	if o.headline {
 		o.quick = true // short runs; -reps stays as given
@@ -148,6 +151,15 @@ func run(ctx context.Context, o options, w io.Writer) error {
 		}
 		fmt.Fprint(w, renderSockets(sr, b.names))
 		return nil
+	case o.scalingOnly:
+		sc, err := b.scaling()
+		if err != nil {
+			return err
+		}
+		d := &doc{}
+		scalingSection(d, results{o: o, scaling: sc})
+		fmt.Fprint(w, d.String())
+		return nil
 	case o.headline:
 		table, err := b.headline()
 		if err != nil {
@@ -174,6 +186,11 @@ func run(ctx context.Context, o options, w io.Writer) error {
 	if res.recs, err = b.rollouts(); err != nil {
 		return err
 	}
+	var beside headlineTable
+	if err := b.besidePM2(&beside, b.systems[:2], b.systems[2]); err != nil {
+		return err
+	}
+	res.beside = beside.rows
 	if res.spreads, err = b.spreads(); err != nil {
 		return err
 	}
@@ -191,6 +208,9 @@ func run(ctx context.Context, o options, w io.Writer) error {
 	if res.ovs, err = b.overheads(); err != nil {
 		return err
 	}
+	if res.scaling, err = b.scaling(); err != nil {
+		return err
+	}
 	if res.canary, err = measureCanary(ctx, o, b.m, b.ours, w); err != nil {
 		return err
 	}
@@ -202,6 +222,11 @@ func run(ctx context.Context, o options, w io.Writer) error {
 	if res.plots, err = b.plots(res.recs); err != nil {
 		return err
 	}
+	scalingPlot, err := plotScaling(ctx, o.out, res.scaling)
+	if err != nil {
+		return err
+	}
+	res.plots["scaling"] = scalingPlot
 	res.took = time.Since(start)
 	path := filepath.Join(o.out, "BENCHMARKS.md")
 	if o.quick {
@@ -227,7 +252,7 @@ func (b *bench) setUp(bin string) (*e2e.Machine, error) {
 	if b.veg, err = e2e.InstallVegeta(ctx, o.cache); err != nil {
 		return nil, err
 	}
-	if !o.socketsOnly && !o.canaryOnly || o.nodeOnly {
+	if !o.socketsOnly && !o.canaryOnly && !o.scalingOnly || o.nodeOnly {
 		if b.pm2Bin, err = e2e.InstallPM2(ctx, o.cache); err != nil {
 			return nil, err
 		}

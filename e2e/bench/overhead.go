@@ -22,6 +22,7 @@ type overheadRec struct {
 	daemonReload time.Duration
 	startups     time.Duration // sum of every started unit's Starting→Started
 	started      int           // units started (instances, and the spare)
+	reloader     e2e.Usage     // what app-reloader reload itself cost
 }
 
 // perInstance is the overhead per configured instance.
@@ -45,8 +46,8 @@ func measureOverhead(ctx context.Context, m *e2e.Machine, config string, n, rep 
 	time.Sleep(500 * time.Millisecond)
 	since := time.Now()
 	t0 := time.Now()
-	out, err := m.Run(ctx, "app-reloader", "reload", "--json")
-	r.total = time.Since(t0)
+	out, usage, err := m.RunUsage(ctx, "app-reloader", "reload", "--json")
+	r.total, r.reloader = time.Since(t0), usage
 	if err != nil {
 		return r, fmt.Errorf("reload: %w: %s", err, out)
 	}

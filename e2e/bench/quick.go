@@ -3,6 +3,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"time"
@@ -29,47 +30,10 @@ func (b *bench) headline() (string, error) {
 		return "", err
 	}
 	appGo, appNode, pm2 := b.systems[0], b.systems[1], b.systems[2]
-	var rows []*headlineRow
-	row := func(what, pairing, goal, format string, ok func(float64) bool) *headlineRow {
-		for _, r := range rows {
-			if r.what == what {
-				return r
-			}
-		}
-		r := &headlineRow{what: what, pairing: pairing, goal: goal, format: format, ok: ok}
-		rows = append(rows, r)
-		return r
-	}
-	atLeast := func(x float64) func(float64) bool { return func(v float64) bool { return v >= x } }
-	atMost := func(x float64) func(float64) bool { return func(v float64) bool { return v <= x } }
-
-	fmt.Fprintln(b.w, "== throughput beside pm2, closed loop, A B B A")
-	for rep := 1; rep <= b.o.reps; rep++ {
-		for _, sys := range []system{appGo, appNode} {
-			if err := sys.setup(b.ctx); err != nil {
-				return "", fmt.Errorf("%s: %w", sys.name, err)
-			}
-			for _, mode := range []string{modeKA, modeNew} {
-				order := []system{sys, pm2, pm2, sys}
-				if rep%2 == 0 {
-					order = []system{pm2, sys, sys, pm2}
-				}
-				rate, cpu := map[string]float64{}, []float64{}
-				for _, s := range order {
-					tp, c, err := closedLoop(b.ctx, b.o, b.veg, s.url, mode == modeKA)
-					if err != nil {
-						return "", fmt.Errorf("%s, %s: %w", s.name, mode, err)
-					}
-					rate[s.name] += tp / 2
-					cpu = append(cpu, 100*c)
-				}
-				x := rate[sys.name] / rate[pm2.name]
-				fmt.Fprintf(b.w, "[rep %d] %s %.0f req/s, %s %.0f req/s, %s: ratio %.3f (the client's CPU share: %s)\n", rep, sys.name, rate[sys.name], pm2.name, rate[pm2.name], mode, x, percents(cpu))
-				r := row(fmt.Sprintf("%s ÷ %s, throughput, %s", sys.name, pm2.name, mode), "A B B A", "≥ 1.00", "%.2f", atLeast(1))
-				r.vals = append(r.vals, x)
-				r.cpu = append(r.cpu, cpu...)
-			}
-		}
+	var t headlineTable
+	row := t.row
+	if err := b.besidePM2(&t, []system{appGo, appNode}, pm2); err != nil {
+		return "", err
 	}
 
 	fmt.Fprintln(b.w, "== one rollout under load each, fixed rate")
@@ -133,7 +97,98 @@ func (b *bench) headline() (string, error) {
 		r := row("rollout overhead per instance (ms), 2 instances, surge on", "the rollout against systemd's record of each start-up", "≤ 50", "%.0f", atMost(50))
 		r.vals = append(r.vals, float64(ov.perInstance())/float64(time.Millisecond))
 	}
-	return renderHeadline(rows, b.o.reps), nil
+	return renderHeadline(t.rows, b.o.reps), nil
+}
+
+// headlineTable is make bench-quick's table, built as the runs go.
+type headlineTable struct{ rows []*headlineRow }
+
+// row is the row named what, made on first use.
+func (t *headlineTable) row(what, pairing, goal, format string, ok func(float64) bool) *headlineRow {
+	for _, r := range t.rows {
+		if r.what == what {
+			return r
+		}
+	}
+	r := &headlineRow{what: what, pairing: pairing, goal: goal, format: format, ok: ok}
+	t.rows = append(t.rows, r)
+	return r
+}
+
+func atLeast(x float64) func(float64) bool { return func(v float64) bool { return v >= x } }
+
+func atMost(x float64) func(float64) bool { return func(v float64) bool { return v <= x } }
+
+// besidePM2 measures each of ours against pm2's throughput, closed loop,
+// A B B A in every repetition, with both load generators and both load
+// modes, into t.
+func (b *bench) besidePM2(t *headlineTable, ours []system, pm2 system) error {
+	fmt.Fprintln(b.w, "== throughput beside pm2, closed loop, A B B A, with vegeta and with wrk")
+	row := t.row
+	for rep := 1; rep <= b.o.reps; rep++ {
+		for _, sys := range ours {
+			if err := sys.setup(b.ctx); err != nil {
+				return fmt.Errorf("%s: %w", sys.name, err)
+			}
+			for _, c := range loadClients(b.o) {
+				for _, mode := range []string{modeKA, modeNew} {
+					order := []system{sys, pm2, pm2, sys}
+					if rep%2 == 0 {
+						order = []system{pm2, sys, sys, pm2}
+					}
+					rate, cpu := map[string]float64{}, []float64{}
+					for _, s := range order {
+						tp, c, err := c.run(b.ctx, b.veg, s.url, mode == modeKA)
+						if err != nil {
+							return fmt.Errorf("%s, %s: %w", s.name, mode, err)
+						}
+						rate[s.name] += tp / 2
+						cpu = append(cpu, 100*c)
+					}
+					x := rate[sys.name] / rate[pm2.name]
+					fmt.Fprintf(b.w, "[rep %d] %s: %s %.0f req/s, %s %.0f req/s, %s: ratio %.3f (the client's CPU share: %s)\n", rep, c.name, sys.name, rate[sys.name], pm2.name, rate[pm2.name], mode, x, percents(cpu))
+					r := row(fmt.Sprintf("%s ÷ %s, throughput, %s, %s", sys.name, pm2.name, mode, c.name), "A B B A", "≥ 1.00", "%.2f", atLeast(1))
+					r.vals = append(r.vals, x)
+					r.cpu = append(r.cpu, cpu...)
+				}
+			}
+		}
+	}
+
+	return nil
+}
+
+// loadClient is a closed-loop load generator: the throughput it measured
+// at url and its own share of the CPUs.
+type loadClient struct {
+	name string
+	run  func(ctx context.Context, veg *e2e.Vegeta, url string, ka bool) (rate, cpu float64, err error)
+}
+
+// loadClients are the two load generators the throughput is measured
+// with, side by side: vegeta (Go, o.workers clients, records every
+// request) and wrk (C, one thread, as many connections: much lighter).
+func loadClients(o options) []loadClient {
+	return []loadClient{
+		{"vegeta", func(ctx context.Context, veg *e2e.Vegeta, url string, ka bool) (float64, float64, error) {
+			return closedLoop(ctx, o, veg, url, ka)
+		}},
+		{"wrk", func(ctx context.Context, _ *e2e.Vegeta, url string, ka bool) (float64, float64, error) {
+			dur := 4 * time.Second
+			if o.quick {
+				dur = 2 * time.Second
+			}
+			r, err := e2e.Wrk(ctx, e2e.WrkOptions{URL: url, Threads: 1, Connections: o.workers, Duration: dur, NewConnections: !ka})
+			if err != nil {
+				return 0, 0, err
+			}
+			if r.Errors > 0 {
+				return 0, 0, fmt.Errorf("wrk: %d errors at %s", r.Errors, url)
+			}
+			time.Sleep(time.Second) // let TIME_WAIT and the run queue settle
+			return r.Rate, r.ClientCPU, nil
+		}},
+	}
 }
 
 // percents lists shares, in %, as "42 44 48 40 %".
@@ -146,8 +201,12 @@ func percents(xs []float64) string {
 }
 
 func renderHeadline(rows []*headlineRow, reps int) string {
+	return fmt.Sprintf("\n## Headline figures (make bench-quick: %d repetitions, short runs; make bench is the record)\n\n", reps) + renderRows(rows)
+}
+
+// renderRows is a table of rows with their pairing, goal and verdict.
+func renderRows(rows []*headlineRow) string {
 	var s strings.Builder
-	fmt.Fprintf(&s, "\n## Headline figures (make bench-quick: %d repetitions, short runs; make bench is the record)\n\n", reps)
 	s.WriteString("| figure | paired | min / **median** / max | goal | met | the client's CPU share |\n| --- | --- | --- | --- | --- | --- |\n")
 	for _, r := range rows {
 		met := ""

@@ -22,6 +22,8 @@ type results struct {
 	spreads   []spreadRec
 	canary    []canaryRec
 	sockets   socketRun
+	beside    []*headlineRow // throughput beside pm2, with both load generators
+	scaling   []scalingRec
 	instances []string
 	plots     map[string]string
 	machine   string
@@ -40,8 +42,8 @@ func (r results) systems() []string { return order(r.recs, func(r record) string
 func render(r results) string {
 	d := &doc{}
 	for _, section := range []func(*doc, results){
-		header, rollouts, latencyPlots, fairness, spreadSection, sideBySide,
-		activation, overhead, errorsSeen, goals,
+		header, rollouts, twoClients, latencyPlots, fairness, spreadSection, sideBySide,
+		activation, overhead, scalingSection, errorsSeen, goals,
 	} {
 		section(d, r)
 	}
@@ -49,6 +51,18 @@ func render(r results) string {
 	d.WriteString(renderCanary(r.canary))
 	d.WriteString(renderSockets(r.sockets, r.instances))
 	return d.String()
+}
+
+// twoClients is the throughput beside pm2 measured with vegeta and with
+// wrk, side by side.
+func twoClients(d *doc, r results) {
+	if len(r.beside) == 0 {
+		return
+	}
+	d.p("## Throughput beside pm2, with two load generators\n\n")
+	d.p("Each of ours against pm2 with the same load generator, closed loop, %d connections for 4 s, in the order A B B A in every repetition (B A A B in even ones), ratio = ours ÷ pm2, the mean of each one's two runs; with vegeta (Go: %d workers, every request recorded) and with wrk (Debian's, C: one thread, as many connections), and the load generator's own share of the machine's CPUs in those runs. On 2 CPUs whatever the client takes the servers do not get: a verdict that changes with the client is a verdict about the client.\n\n", r.o.workers, r.o.workers)
+	d.WriteString(strings.TrimPrefix(renderRows(r.beside), "\n"))
+	d.p("\n")
 }
 
 // header says how the run was made.
@@ -303,6 +317,9 @@ func goals(d *doc, r results) {
 	}
 	if worstBare := worstActivation(r.acts, pairBare); worstBare >= 0 {
 		d.p("| the worker ≥ 0.95 × bare net/http, keep-alive and new connections | app, Go worker | %s |\n", verdict(worstBare >= 0.95, fmt.Sprintf("median ratio %.3f in the worse load", worstBare)))
+	}
+	if g, ok := scalingGrowth(r.scaling); ok {
+		d.p("| cost grows linearly: overhead per instance at %d instances ≤ 1.5 × at %d | app, surge on (the default) | %s |\n", scalingCounts[len(scalingCounts)-1], scalingCounts[0], verdict(g <= 1.5, fmt.Sprintf("%.2f×", g)))
 	}
 	if len(ovs) > 0 {
 		d.p("| rollout overhead ≤ 50 ms per instance | app, surge on (the default) | %s |\n", verdict(worstOv <= 50*time.Millisecond, fmt.Sprintf("median %s at worst", worstOv.Round(time.Millisecond))))
