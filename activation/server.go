@@ -270,18 +270,16 @@ func (s *Server) install() {
 	s.HTTP.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.requests.Add(1)
 		info, _ := r.Context().Value(connInfoKey{}).(*connInfo)
+		if info != nil {
+			info.requests.Add(1)
+		}
 		var cw *closeWriter
 		if info != nil && r.ProtoMajor == 1 {
-			info.requests.Add(1)
 			cw = &info.cw
-			*cw = closeWriter{ResponseWriter: w, s: s, info: info}
 		} else {
-			// HTTP/2 serves a connection's streams at once: one each.
-			if info != nil {
-				info.requests.Add(1)
-			}
-			cw = &closeWriter{ResponseWriter: w, s: s, info: info}
+			cw = new(closeWriter) // HTTP/2 serves a connection's streams at once
 		}
+		*cw = closeWriter{ResponseWriter: w, s: s, info: info}
 		h.ServeHTTP(cw, r)
 		if !cw.decided {
 			cw.WriteHeader(http.StatusOK)

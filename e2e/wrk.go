@@ -9,7 +9,6 @@ import (
 	"os/exec"
 	"regexp"
 	"strconv"
-	"strings"
 	"time"
 )
 
@@ -111,9 +110,6 @@ func parseWrk(s string, r *WrkResult) error {
 	if m := wrkNon2xx.FindStringSubmatch(s); m != nil {
 		k, _ := strconv.Atoi(m[1])
 		r.Errors += k
-	}
-	if strings.TrimSpace(s) == "" {
-		return fmt.Errorf("no report")
 	}
 	return nil
 }

@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"example.com/app/e2e"
@@ -71,15 +70,15 @@ func installBare(ctx context.Context, m *e2e.Machine, bin string) error {
 // itself, the worker on a socket systemd passes it, and the bare net/http
 // server on a socket systemd passes it.
 func startActivationUnits(ctx context.Context, m *e2e.Machine) error {
-	activated := func(unit string, by servedBy, bin string) []string {
+	activated := func(unit, instance string, by servedBy, bin string) []string {
 		return []string{"systemd-run", "--unit=" + unit, fmt.Sprintf("--socket-property=ListenStream=127.0.0.1:%d", by.port),
-			"--socket-property=Backlog=4096", "-p", "Type=notify", "--setenv=APP_INSTANCE=" + strings.Fields(by.name)[0], bin}
+			"--socket-property=Backlog=4096", "-p", "Type=notify", "--setenv=APP_INSTANCE=" + instance, bin}
 	}
 	for _, args := range [][]string{
 		{"systemd-run", "--unit=bench-plain", "-p", "Type=notify", "--setenv=APP_INSTANCE=plain",
 			"/usr/bin/app", "-listen", fmt.Sprintf("127.0.0.1:%d", byPlain.port)},
-		activated("bench-activated", byActivated, "/usr/bin/app"),
-		activated("bench-bare", byBare, barePath),
+		activated("bench-activated", "activated", byActivated, "/usr/bin/app"),
+		activated("bench-bare", "bare", byBare, barePath),
 	} {
 		if out, err := m.Run(ctx, args...); err != nil {
 			return fmt.Errorf("%w: %s", err, out)
@@ -111,16 +110,22 @@ func measureActivation(ctx context.Context, o options, veg *e2e.Vegeta, by serve
 	return r, nil
 }
 
+// abbaOrder is the order of a paired comparison's four runs: x y y x, or
+// y x x y in even repetitions, so that drift over the four cancels out and
+// neither side always runs first.
+func abbaOrder[T any](x, y T, rep int) []T {
+	if rep%2 == 0 {
+		x, y = y, x
+	}
+	return []T{x, y, y, x}
+}
+
 // abba measures x and y in the order A B B A (B A A B in even
 // repetitions), so that drift over the four runs cancels out, and returns
 // the mean of each one's two runs.
 func abba(ctx context.Context, o options, veg *e2e.Vegeta, x, y servedBy, mode, pair string, rep int) (actRec, actRec, error) {
-	first, second := x, y
-	if rep%2 == 0 {
-		first, second = y, x
-	}
 	sum := map[string]actRec{}
-	for _, by := range []servedBy{first, second, second, first} {
+	for _, by := range abbaOrder(x, y, rep) {
 		r, err := measureActivation(ctx, o, veg, by, mode, rep)
 		if err != nil {
 			return actRec{}, actRec{}, fmt.Errorf("%s: %w", by.name, err)

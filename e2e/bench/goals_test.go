@@ -43,3 +43,8 @@ func TestReferenceFor(t *testing.T) {
 	assert.Equal(t, refReusePort, referenceFor(sysDefaults, refReusePort))
 	assert.Equal(t, refReusePort, referenceFor("pm2, Node worker", refReusePort))
 }
+
+func TestABBAOrder(t *testing.T) {
+	assert.Equal(t, []string{"a", "b", "b", "a"}, abbaOrder("a", "b", 1))
+	assert.Equal(t, []string{"b", "a", "a", "b"}, abbaOrder("a", "b", 2))
+}

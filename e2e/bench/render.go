@@ -61,7 +61,7 @@ func twoClients(d *doc, r results) {
 	}
 	d.p("## Throughput beside pm2, with two load generators\n\n")
 	d.p("Each of ours against pm2 with the same load generator, closed loop, %d connections for 4 s, in the order A B B A in every repetition (B A A B in even ones), ratio = ours ÷ pm2, the mean of each one's two runs; with vegeta (Go: %d workers, every request recorded) and with wrk (Debian's, C: one thread, as many connections), and the load generator's own share of the machine's CPUs in those runs. On 2 CPUs whatever the client takes the servers do not get: a verdict that changes with the client is a verdict about the client.\n\n", r.o.workers, r.o.workers)
-	d.WriteString(strings.TrimPrefix(renderRows(r.beside), "\n"))
+	d.WriteString(renderRows(r.beside))
 	d.p("\n")
 }
 

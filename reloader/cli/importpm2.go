@@ -38,12 +38,7 @@ func defineImportPM2(fs *pflag.FlagSet) runFunc {
 		case *asJSON:
 			return o.json(im)
 		case *outPath != "":
-			f, err := os.OpenFile(*outPath, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
-			if err == nil {
-				_, err = f.WriteString(im.TOML)
-				err = errors.Join(err, f.Close())
-			}
-			if err != nil {
+			if err := writeNew(*outPath, im.TOML, 0o644); err != nil {
 				fmt.Fprintf(o.stderr, "app-reloader import-pm2: %v\n", err)
 				return 1
 			}
@@ -80,6 +75,17 @@ func readPM2File(ctx context.Context, name string) ([]byte, error) {
 	return out, err
 }
 
+// writeNew writes a file that must not exist yet: an existing one is the
+// operator's, and is refused.
+func writeNew(path, content string, mode os.FileMode) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
+	if err != nil {
+		return err
+	}
+	_, err = f.WriteString(content)
+	return errors.Join(err, f.Close())
+}
+
 func isFile(p string) bool {
 	fi, err := os.Stat(p)
 	return err == nil && fi.Mode().IsRegular()
@@ -102,12 +108,7 @@ func (o *cli) importAll(name string, data []byte, opts units.PM2Options, dir str
 	}
 	for _, im := range ims {
 		path := filepath.Join(dir, im.Name+".toml")
-		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o640)
-		if err == nil {
-			_, err = f.WriteString(im.TOML)
-			err = errors.Join(err, f.Close())
-		}
-		if err != nil {
+		if err := writeNew(path, im.TOML, 0o640); err != nil {
 			fmt.Fprintf(o.stderr, "app-reloader import-pm2: %v\n", err)
 			return 1
 		}
