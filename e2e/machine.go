@@ -142,7 +142,11 @@ func (m *Machine) Start(ctx context.Context) error {
 		return fmt.Errorf("test bed: %w", err)
 	}
 	defer console.Close()
-	args := []string{"-q", "--keep-unit", "--register=no", "-D", m.Root}
+	args := []string{"-q", "--keep-unit", "--register=no", "-D", m.Root,
+		// Allowed on a Debian host, not by systemd-nspawn's own filter,
+		// which the container's services inherit: the two calls
+		// `app-reloader steer` makes (socket = "reuseport").
+		"--system-call-filter=pidfd_getfd bpf"}
 	if m.NetNS != nil {
 		args = append(args, "--network-namespace-path="+m.NetNS.Path())
 	}

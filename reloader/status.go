@@ -34,7 +34,12 @@ type Status struct {
 	App    string `json:"app,omitempty"`
 	Socket Unit   `json:"socket"`
 	// Sockets are the instances' own sockets (socket = "reuseport").
-	Sockets     []Unit  `json:"instance_sockets,omitempty"`
+	Sockets []Unit `json:"instance_sockets,omitempty"`
+	// Steered are the instances the kernel sends new connections to
+	// (socket = "reuseport", reloader/steer), in its order; SteerNote says
+	// why there is no such list (none steered, or readable by root only).
+	Steered     []int   `json:"steered,omitempty"`
+	SteerNote   string  `json:"steer_note,omitempty"`
 	Configured  int     `json:"configured_instances"`
 	Instances   []Unit  `json:"instances"`
 	LastRollout *Report `json:"last_rollout"`

@@ -211,6 +211,11 @@ func serviceDropIn(cfg Config, source, envFile string) string {
 		guardSocket = " -socket " + ownSocket(cl)
 	}
 	fmt.Fprintf(&b, "ExecCondition=\nExecCondition=+/usr/bin/app-reloader guard -max-restarts %d%s %%n\n", cfg.MaxRestarts, guardSocket)
+	if cfg.Socket == SocketReusePort {
+		// New connections go to the instances that serve: in once READY=1
+		// came, out before the stop's SIGTERM (reloader/steer).
+		b.WriteString("ExecStartPost=+/usr/bin/app-reloader steer in %n\nExecStop=+/usr/bin/app-reloader steer out %n\n")
+	}
 	if cfg.Cwd != "" {
 		fmt.Fprintf(&b, "WorkingDirectory=%s\n", escapePercent(string(cfg.Cwd)))
 	}

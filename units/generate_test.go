@@ -126,6 +126,8 @@ func TestGenerateReusePort(t *testing.T) {
 	assert.Contains(t, string(svc), "[Unit]\nRequires=app@%i.socket\nAfter=app@%i.socket\n\n[Service]\nSockets=app@%i.socket\nExecStart=\n")
 	assert.Contains(t, string(svc), "ExecCondition=+/usr/bin/app-reloader guard -max-restarts 5 -socket app@%i.socket %n\n",
 		"a crash-looping instance is kept down with its socket")
+	assert.Contains(t, string(svc), "ExecStartPost=+/usr/bin/app-reloader steer in %n\nExecStop=+/usr/bin/app-reloader steer out %n\n",
+		"new connections go to the instances that serve")
 
 	ok, why, err := units.Generated(cfg, "/etc/app/app.toml", dir)
 	require.NoError(t, err)

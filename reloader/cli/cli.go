@@ -60,6 +60,7 @@ var commands = []command{
 	{name: "check", aliases: []string{"validate"}, args: "[APP]", summary: "validate every app's configuration, or one; exit non-zero with file:line on error", maxArgs: 1, define: defineCheck, complete: completeApps},
 	{name: "import-pm2", args: "FILE", summary: "translate a pm2 ecosystem file (JSON, YAML, JavaScript) into app.toml, listing what it cannot map", minArgs: 1, maxArgs: 1, define: defineImportPM2, complete: completeFiles("json", "yml", "yaml", "js", "cjs", "mjs")},
 	{name: "metrics", args: "[APP]", summary: "every app's instances and rollouts in Prometheus' text format, on stdout or (--textfile) where Debian's node exporter collects them", maxArgs: 1, define: defineMetrics, complete: completeApps},
+	{name: "steer", args: "in|out UNIT", summary: "(run by app@.service with socket = \"reuseport\") send new connections only to the instances that serve", more: steerMore, minArgs: 2, maxArgs: 2, define: defineSteer, complete: completeNothing},
 	{name: "guard", args: "UNIT", summary: "(run by app@.service as ExecCondition=) refuse to start a crash-looping instance", minArgs: 1, maxArgs: 1, define: defineGuard, complete: completeNothing},
 }
 

@@ -60,7 +60,7 @@ func TestCompletion(t *testing.T) {
 	sort.Strings(want)
 	assert.Equal(t, want, cmds, "every command")
 	got, _ := suggest(t, "s")
-	assert.Equal(t, []string{"scale", "status"}, got)
+	assert.Equal(t, []string{"scale", "status", "steer"}, got)
 
 	// The apps: app, and what --apps holds.
 	apps := t.TempDir()
@@ -145,7 +145,7 @@ __start_app-reloader 2>/dev/null; echo "${COMPREPLY[@]}"`)
 		assert.NotEqual(t, "0", strings.TrimSpace(out), "the zsh script asks app-reloader")
 	})
 	t.Run("fish", func(t *testing.T) {
-		out := shell(t, "fish", "-c", `app-reloader completion fish | source; complete -C "app-reloader st"`)
+		out := shell(t, "fish", "-c", `app-reloader completion fish | source; complete -C "app-reloader sta"`)
 		assert.Equal(t, []string{"status"}, firstWords(out))
 		out = shell(t, "fish", "-c", `app-reloader completion fish | source; complete -C "app-reloader top --int"`)
 		assert.Equal(t, []string{"--interval"}, firstWords(out))

@@ -8,10 +8,12 @@ import (
 	"time"
 
 	"github.com/spf13/pflag"
+	"golang.org/x/sys/unix"
 
 	"example.com/app/reloader"
 	"example.com/app/reloader/fleet"
 	"example.com/app/reloader/proc"
+	"example.com/app/reloader/steer"
 	"example.com/app/reloader/view"
 	"example.com/app/units"
 )
@@ -75,7 +77,34 @@ func (o *cli) status(ctx context.Context, c units.Cluster, config, reportPath st
 		fmt.Fprintf(o.stderr, "app-reloader status: %s%v\n", appPrefix(c), err)
 	}
 	st.Assess((*proc.Process).Alive)
+	if len(st.Sockets) > 0 {
+		steered(&st, c)
+	}
 	return st, true
+}
+
+// steered reads which instances new connections go to.
+func steered(st *reloader.Status, c units.Cluster) {
+	name := c.Name
+	if name == "" {
+		name = units.App.Name
+	}
+	ready, err := steer.Read(steer.StatePath(name))
+	switch {
+	case errors.Is(err, steer.ErrNotSteered):
+		st.SteerNote = "none: the kernel's own hash, over every instance's socket"
+	case errors.Is(err, os.ErrPermission) || errors.Is(err, unix.EPERM):
+		st.SteerNote = "root can tell"
+	case err != nil:
+		st.SteerNote = err.Error()
+	default:
+		for _, r := range ready {
+			st.Steered = append(st.Steered, int(r))
+		}
+		if len(ready) == 0 {
+			st.SteerNote = "no instance is ready: the kernel's own hash, over every instance's socket"
+		}
+	}
 }
 
 // statusHosts is `app-reloader status --host …`.

@@ -3,6 +3,7 @@ package view
 import (
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -104,6 +105,12 @@ func WriteStatus(w io.Writer, st reloader.Status, now time.Time, color bool) {
 			own[i] = u.Name + " " + paint(color, stateColor(u), u.ActiveState)
 		}
 		fmt.Fprintf(w, "instance sockets (SO_REUSEPORT): %s\n", strings.Join(own, ", "))
+		switch {
+		case len(st.Steered) > 0:
+			fmt.Fprintf(w, "new connections go to: %s\n", joinInts(st.Steered))
+		case st.SteerNote != "":
+			fmt.Fprintf(w, "new connections go to: %s\n", st.SteerNote)
+		}
 	}
 	t := &table{right: map[int]bool{2: true, 3: true, 4: true, 5: true, 6: true}}
 	t.add(plain("INSTANCE", "STATE", "PID", "UPTIME", "RESTARTS", "MEMORY", "CPU", "STATUS")...)
@@ -224,4 +231,13 @@ func round(d time.Duration) time.Duration {
 	default:
 		return d.Round(time.Millisecond)
 	}
+}
+
+// joinInts is instance numbers as "app@0, app@2" would name them: "0 2".
+func joinInts(xs []int) string {
+	out := make([]string, len(xs))
+	for i, x := range xs {
+		out[i] = strconv.Itoa(x)
+	}
+	return strings.Join(out, " ")
 }

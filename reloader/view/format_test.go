@@ -83,6 +83,15 @@ func TestWriteStatus(t *testing.T) {
 	out.Reset()
 	WriteStatus(&out, st, now, false)
 	assert.Contains(t, out.String(), "instance sockets (SO_REUSEPORT): app@0.socket active, app@1.socket inactive")
+	st.Steered = []int{0}
+	out.Reset()
+	WriteStatus(&out, st, now, false)
+	assert.Contains(t, out.String(), "new connections go to: 0\n")
+	st.Steered, st.SteerNote = nil, "root can tell"
+	out.Reset()
+	WriteStatus(&out, st, now, false)
+	assert.Contains(t, out.String(), "new connections go to: root can tell\n")
+	st.SteerNote = ""
 
 	st.LastRollout = &reloader.Report{Error: "rollout interrupted before app@2.service"}
 	st.Assess(func(*proc.Process) bool { return true })
