@@ -37,7 +37,10 @@ func (b *bench) headline() (string, error) {
 	}
 
 	fmt.Fprintln(b.w, "== one rollout under load each, fixed rate")
-	for _, sys := range []system{appGo, appNode, pm2} {
+	// The Node worker on SO_REUSEPORT sockets too, steered (reloader/steer):
+	// what makes Node's shares even, where its runtime cannot take turns.
+	nodeReuse := nodeSocketSystems(b.o, b.m, b.url(), b.configs.goWorker, b.reload)[2]
+	for _, sys := range []system{appGo, appNode, nodeReuse, pm2} {
 		if err := sys.setup(b.ctx); err != nil {
 			return "", fmt.Errorf("%s: %w", sys.name, err)
 		}
@@ -63,7 +66,8 @@ func (b *bench) headline() (string, error) {
 			}
 		}
 	}
-	if err := appGo.setup(b.ctx); err != nil {
+	// Back to the shared socket, a change of socket mode.
+	if err := useSocketMode(b.m, b.configs.goWorker, b.o.instances)(b.ctx); err != nil {
 		return "", err
 	}
 
