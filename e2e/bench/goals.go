@@ -279,10 +279,14 @@ func renderGoals(sr socketRun, instances []string, reference string) string {
 			}
 			verdict("keep-alive even again (≤ 1.25) within 10 s of a rollout, 0 failed", ok, strings.Join(after, ", "))
 		}
-		if sys == sysNodeDefaults {
+		if sys == sysNodeDefaults || sys == sysNodeReuse {
 			// Node's goals: its runtime cannot take turns the way the Go
-			// worker does, so the bar is pm2's evenness, not 1.05.
+			// worker does, so the bar is pm2's evenness, not 1.05; for
+			// the shared socket (the helper's turns) and for the steered
+			// SO_REUSEPORT sockets, the setup README tells Node users to
+			// choose.
 			into = &nodeVerdicts
+			*into = append(*into, fmt.Sprintf("| *%s* | |\n", sys))
 			if len(rs) > 0 {
 				_, _, sh := spread(shares)
 				verdict("new connections' shares ≤ 1.25", sh <= 1.25, fmt.Sprintf("%.2f", sh))
@@ -355,7 +359,7 @@ func renderGoals(sr socketRun, instances []string, reference string) string {
 		p("\nGoals for the default setup (%s):\n\n| goal | result |\n| --- | --- |\n%s", sysDefaults, strings.Join(verdicts, ""))
 	}
 	if len(nodeVerdicts) > 0 {
-		p("\nGoals for Node (%s), beside pm2's row above:\n\n| goal | result |\n| --- | --- |\n%s", sysNodeDefaults, strings.Join(nodeVerdicts, ""))
+		p("\nGoals for Node, each setup beside pm2's row above:\n\n| goal | result |\n| --- | --- |\n%s", strings.Join(nodeVerdicts, ""))
 	}
 	p("%s", goalGaps)
 	return b.String()
@@ -421,9 +425,11 @@ sub-millisecond requests, whatever its scheduling priority and with
 autogroup on or off: compare the idle-priority burn reference, which
 starts no process and touches no socket. So no priority or weight setting
 can take it out here; what the design decides is whether a connection
-waits for a given instance, and with the shared socket none does
-(SO_REUSEPORT's row: connections hashed to the restarting instance wait
-for it).
+waits for a given instance: with the shared socket none does, and with
+the SO_REUSEPORT sockets none does either since the steering program
+(reloader/steer) deals new connections out to the instances that serve
+only (before it, connections hashed to a restarting instance waited for
+it).
 `
 
 // attackAfter starts an attack and returns once it has run for lead (the

@@ -93,7 +93,7 @@ type socketRun struct {
 const (
 	sysSharedGo   = "shared socket, Go's accept"
 	sysSharedFair = "shared socket, fair accept"
-	refReusePort  = "SO_REUSEPORT socket per instance"
+	refReusePort  = "SO_REUSEPORT socket per instance, steered"
 	sysDefaults   = "app defaults (shared socket, fair accept, surge)"
 )
 
@@ -113,7 +113,7 @@ func goSocketSystems(o options, m *e2e.Machine, url, configGo string, reload fun
 const (
 	sysNodeDefaults = "app, Node worker (app-cluster: turns, caps)"
 	sysNodeGreedy   = "app, Node worker, Node's own accept"
-	sysNodeReuse    = "app, Node worker, SO_REUSEPORT socket per instance"
+	sysNodeReuse    = "app, Node worker, SO_REUSEPORT socket per instance, steered"
 )
 
 // nodeSocketSystems are the Node worker's setups. configBase is the
