@@ -85,11 +85,7 @@ func (o *cli) status(ctx context.Context, c units.Cluster, config, reportPath st
 
 // steered reads which instances new connections go to.
 func steered(st *reloader.Status, c units.Cluster) {
-	name := c.Name
-	if name == "" {
-		name = units.App.Name
-	}
-	ready, err := steer.Read(steer.StatePath(name))
+	ready, err := steer.Read(steer.StatePath(c.Name))
 	switch {
 	case errors.Is(err, steer.ErrNotSteered):
 		st.SteerNote = "none: the kernel's own hash, over every instance's socket"
