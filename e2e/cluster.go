@@ -315,3 +315,56 @@ func StartupTimes(evs []UnitEvent) map[string]time.Duration {
 	}
 	return out
 }
+
+// HostPID is the host's PID of unit's main process: the process in the
+// container's PID namespace whose innermost PID is the unit's MainPID.
+func (m *Machine) HostPID(ctx context.Context, unit string) (int, error) {
+	pid, err := m.MainPID(ctx, unit)
+	if err != nil {
+		return 0, err
+	}
+	if pid == 0 {
+		return 0, fmt.Errorf("%s has no main process", unit)
+	}
+	ns, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/pid", m.leader))
+	if err != nil {
+		return 0, fmt.Errorf("the container's PID namespace: %w", err)
+	}
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return 0, err
+	}
+	for _, e := range entries {
+		n, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if l, err := os.Readlink(filepath.Join("/proc", e.Name(), "ns/pid")); err != nil || l != ns {
+			continue
+		}
+		st, err := statusOf(n) // it may have exited meanwhile
+		if err != nil {
+			continue
+		}
+		if f := strings.Fields(st["NSpid"]); len(f) > 0 && f[len(f)-1] == strconv.Itoa(pid) {
+			return n, nil
+		}
+	}
+	return 0, fmt.Errorf("no host process for %s (pid %d in the container)", unit, pid)
+}
+
+// statusOf is the named fields of /proc/PID/status (the host sees the
+// container's processes).
+func statusOf(pid int) (map[string]string, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]string{}
+	for _, line := range strings.Split(string(b), "\n") {
+		if k, v, ok := strings.Cut(line, ":"); ok {
+			out[k] = strings.TrimSpace(v)
+		}
+	}
+	return out, nil
+}

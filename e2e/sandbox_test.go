@@ -3,9 +3,6 @@
 package e2e
 
 import (
-	"fmt"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -35,22 +32,6 @@ func (c *cluster) exposure(t *testing.T, unit string) float64 {
 	return x
 }
 
-// statusOf is the named fields of /proc/PID/status (the host sees the
-// container's processes).
-func statusOf(pid int) (map[string]string, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return nil, err
-	}
-	out := map[string]string{}
-	for _, line := range strings.Split(string(b), "\n") {
-		if k, v, ok := strings.Cut(line, ":"); ok {
-			out[k] = strings.TrimSpace(v)
-		}
-	}
-	return out, nil
-}
-
 // procStatus is statusOf a process that must exist.
 func (c *cluster) procStatus(t *testing.T, pid int) map[string]string {
 	t.Helper()
@@ -59,34 +40,12 @@ func (c *cluster) procStatus(t *testing.T, pid int) map[string]string {
 	return st
 }
 
-// hostPID is the host's PID of an instance's main process: the process in
-// the container's PID namespace whose innermost PID is the unit's MainPID.
+// hostPID is the host's PID of an instance's main process.
 func (c *cluster) hostPID(t *testing.T, unit string) int {
 	t.Helper()
-	pid, err := c.MainPID(c.ctx, unit)
+	pid, err := c.HostPID(c.ctx, unit)
 	require.NoError(t, err)
-	ns, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/pid", c.leader))
-	require.NoError(t, err)
-	entries, err := os.ReadDir("/proc")
-	require.NoError(t, err)
-	for _, e := range entries {
-		n, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		if l, err := os.Readlink(filepath.Join("/proc", e.Name(), "ns/pid")); err != nil || l != ns {
-			continue
-		}
-		st, err := statusOf(n) // it may have exited meanwhile
-		if err != nil {
-			continue
-		}
-		if f := strings.Fields(st["NSpid"]); len(f) > 0 && f[len(f)-1] == strconv.Itoa(pid) {
-			return n
-		}
-	}
-	t.Fatalf("no host process for %s (pid %d in the container)", unit, pid)
-	return 0
+	return pid
 }
 
 // TestSandbox: an instance runs unprivileged in systemd's sandbox, rated

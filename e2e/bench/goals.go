@@ -237,6 +237,14 @@ func renderGoals(sr socketRun, instances []string, reference string) string {
 		_, _, rt := spread(values(bs, b2bRec.ratio))
 		verdict(fmt.Sprintf("p99 through %d rollouts ≤ 1.3 × steady, 0 failed%s", backToBack, suffix), rt <= 1.3 && failed == 0, fmt.Sprintf("%.2f×, %d failed", rt, failed))
 	}
+	// The same p99 against what the machine does to it with no rollout at
+	// all, a CPU burn as long as one, in the same repetition.
+	burnVerdict := func(suffix string, bs, all []b2bRec) {
+		if vs := vsBurn(bs, b2bOf(all, refBurn)); len(vs) > 0 {
+			_, _, w := spread(vs)
+			verdict(fmt.Sprintf("p99 through %d rollouts ÷ steady ≤ 1.2 × the idle-priority burn's, same repetition%s", backToBack, suffix), w <= 1.2, fmt.Sprintf("%.2f×", w))
+		}
+	}
 	// The reference rows of a table, with tail closing its extra columns.
 	referenceRows := func(b2bs []b2bRec, tail string) {
 		for _, ref := range []string{refNothing, refBurn} {
@@ -315,6 +323,7 @@ func renderGoals(sr socketRun, instances []string, reference string) string {
 			}
 		}
 		b2bVerdict("", bs, failed)
+		burnVerdict("", bs, b2bs)
 		respreadVerdict()
 	}
 	referenceRows(b2bs, " | |")
@@ -328,6 +337,7 @@ func renderGoals(sr socketRun, instances []string, reference string) string {
 			p("| %s | %s | %s | %s |\n", sys, fx(off, "%.2f"), fx(tpRatios(recs, sys, referenceFor(sys, reference)), "%.2f"), cells)
 			if sys == sysDefaults {
 				b2bVerdict(agOff, bs, failed)
+				burnVerdict(agOff, bs, sr.b2bsNoAG)
 			}
 		}
 		referenceRows(sr.b2bsNoAG, "")
@@ -363,6 +373,25 @@ func renderGoals(sr socketRun, instances []string, reference string) string {
 	}
 	p("%s", goalGaps)
 	return b.String()
+}
+
+// vsBurn is, for each repetition, the p99 ratio of bs ÷ the reference
+// burn's ratio in that repetition (repetitions without a burn are left
+// out).
+func vsBurn(bs, burns []b2bRec) []float64 {
+	ref := map[int]float64{}
+	for _, x := range burns {
+		if r := x.ratio(); r > 0 {
+			ref[x.rep] = r
+		}
+	}
+	var out []float64
+	for _, x := range bs {
+		if r, ok := ref[x.rep]; ok {
+			out = append(out, x.ratio()/r)
+		}
+	}
+	return out
 }
 
 // referenceFor is what sys's throughput is compared with: the Node
@@ -412,10 +441,11 @@ within noise again, and both faster. A connection on the shared socket is
 handed to the instance that has waited longest, which may be the group
 waiting its turn, where each SO_REUSEPORT instance works through its own
 queue when it runs. The A B B A table is the bench's own measure of it.
-Servers usually run with autogroup off (kernel.sched_autogroup_enabled =
-0 in /etc/sysctl.d/); the package does not change a setting of the whole
-machine, and without a load generator on the same CPUs the groups have
-nothing to compete with.
+Debian's kernel has autogroup on; an operator can turn it off
+(kernel.sched_autogroup_enabled = 0 in /etc/sysctl.d/), but the package
+does not change a setting of the whole machine, and without a load
+generator on the same CPUs the groups have nothing to compete with (see
+also "Steady p99 under saturating load").
 
 **p99 through rollouts.** A rollout starts processes: systemd forks for
 the crash-loop guard, the worker and the clean-stop record, and the new

@@ -2,6 +2,9 @@ package main
 
 import (
 	"testing"
+	"time"
+
+	"example.com/app/e2e"
 
 	"github.com/stretchr/testify/assert"
 )
@@ -47,4 +50,16 @@ func TestReferenceFor(t *testing.T) {
 func TestABBAOrder(t *testing.T) {
 	assert.Equal(t, []string{"a", "b", "b", "a"}, abbaOrder("a", "b", 1))
 	assert.Equal(t, []string{"b", "a", "a", "b"}, abbaOrder("a", "b", 2))
+}
+
+// The back-to-back p99 is judged against the idle-priority burn of the
+// same repetition, not another one's.
+func TestVsBurnPairsByRepetition(t *testing.T) {
+	rec := func(rep int, steady, during time.Duration) b2bRec {
+		return b2bRec{system: sysDefaults, rep: rep, steady: e2e.Stats{P99: steady}, during: e2e.Stats{P99: during}}
+	}
+	burns := []b2bRec{rec(1, time.Millisecond, 4*time.Millisecond), rec(2, time.Millisecond, 2*time.Millisecond), rec(3, 0, time.Millisecond)}
+	bs := []b2bRec{rec(2, time.Millisecond, 3*time.Millisecond), rec(1, time.Millisecond, 2*time.Millisecond), rec(3, time.Millisecond, 2*time.Millisecond), rec(4, time.Millisecond, time.Millisecond)}
+	assert.Equal(t, []float64{1.5, 0.5}, vsBurn(bs, burns))
+	assert.Empty(t, vsBurn(bs, nil))
 }

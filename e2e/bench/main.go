@@ -187,7 +187,7 @@ func run(ctx context.Context, o options, w io.Writer) error {
 		return err
 	}
 	var beside headlineTable
-	if err := b.besidePM2(&beside, b.systems[:2], b.systems[2]); err != nil {
+	if res.sats, res.satNote, err = b.besidePM2(&beside, b.systems[:2], b.systems[2]); err != nil {
 		return err
 	}
 	res.beside = beside.rows

@@ -32,8 +32,13 @@ func (b *bench) headline() (string, error) {
 	appGo, appNode, pm2 := b.systems[0], b.systems[1], b.systems[2]
 	var t headlineTable
 	row := t.row
-	if err := b.besidePM2(&t, []system{appGo, appNode}, pm2); err != nil {
+	sats, note, err := b.besidePM2(&t, []system{appGo, appNode}, pm2)
+	if err != nil {
 		return "", err
+	}
+	satRows(&t, sats, pm2.name)
+	if note != "" {
+		fmt.Fprintln(b.w, note)
 	}
 
 	fmt.Fprintln(b.w, "== one rollout under load each, fixed rate")
@@ -127,14 +132,15 @@ func atMost(x float64) func(float64) bool { return func(v float64) bool { return
 
 // besidePM2 measures each of ours against pm2's throughput, closed loop,
 // A B B A in every repetition, with both load generators and both load
-// modes, into t.
-func (b *bench) besidePM2(t *headlineTable, ours []system, pm2 system) error {
+// modes, into t; and the steady p99 under saturating load, in each
+// setting of the scheduler (note: one not measured, and why).
+func (b *bench) besidePM2(t *headlineTable, ours []system, pm2 system) (sats []satRec, note string, err error) {
 	fmt.Fprintln(b.w, "== throughput beside pm2, closed loop, A B B A, with vegeta and with wrk")
 	row := t.row
 	for rep := 1; rep <= b.o.reps; rep++ {
 		for _, sys := range ours {
 			if err := sys.setup(b.ctx); err != nil {
-				return fmt.Errorf("%s: %w", sys.name, err)
+				return nil, "", fmt.Errorf("%s: %w", sys.name, err)
 			}
 			for _, c := range loadClients(b.o) {
 				for _, mode := range []string{modeKA, modeNew} {
@@ -142,7 +148,7 @@ func (b *bench) besidePM2(t *headlineTable, ours []system, pm2 system) error {
 					for _, s := range abbaOrder(sys, pm2, rep) {
 						tp, c, err := c.run(b.ctx, b.veg, s.url, mode == modeKA)
 						if err != nil {
-							return fmt.Errorf("%s, %s: %w", s.name, mode, err)
+							return nil, "", fmt.Errorf("%s, %s: %w", s.name, mode, err)
 						}
 						rate[s.name] += tp / 2
 						cpu = append(cpu, 100*c)
@@ -154,10 +160,14 @@ func (b *bench) besidePM2(t *headlineTable, ours []system, pm2 system) error {
 					r.cpu = append(r.cpu, cpu...)
 				}
 			}
+			rs, n, err := b.saturated(sys, pm2, rep)
+			if err != nil {
+				return nil, "", fmt.Errorf("%s, saturating load: %w", sys.name, err)
+			}
+			sats, note = append(sats, rs...), n
 		}
 	}
-
-	return nil
+	return sats, note, nil
 }
 
 // loadClient is a closed-loop load generator: the throughput it measured

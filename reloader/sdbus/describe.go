@@ -12,11 +12,18 @@ import (
 // Describe reads an instance's unit, command, environment, limits and
 // systemd's recent messages about it; sockets are the sockets it serves.
 func (d *DBus) Describe(ctx context.Context, unit string, sockets []string) (reloader.Description, error) {
-	u, up, sp, err := d.unitProps(ctx, unit)
+	// Everything there is about it: GetAll.
+	ctx2, cancel := call(ctx)
+	defer cancel()
+	up, err := d.c().GetUnitPropertiesContext(ctx2, unit)
 	if err != nil {
-		return reloader.Description{}, err
+		return reloader.Description{}, fmt.Errorf("properties of %s: %w", unit, err)
 	}
-	out := reloader.Description{Unit: u}
+	sp, err := d.c().GetUnitTypePropertiesContext(ctx2, unit, "Service")
+	if err != nil {
+		return reloader.Description{}, fmt.Errorf("service properties of %s: %w", unit, err)
+	}
+	out := reloader.Description{Unit: d.unitOf(unit, up, sp)}
 	if s := str(up["LoadState"]); s != "loaded" {
 		return reloader.Description{}, fmt.Errorf("describe %s: %w (load state %q)", unit, reloader.ErrNoSuchInstance, s)
 	}

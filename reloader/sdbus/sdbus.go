@@ -29,9 +29,12 @@ import (
 // the connection closes ([ErrBusClosed]) or after a bound taken from the
 // unit's own timeouts ([ErrJobTimeout]), and the next call connects again.
 type DBus struct {
-	dial func() (*sd.Conn, <-chan struct{}, error)
+	dial func() (*sd.Conn, *dbus.Conn, <-chan struct{}, error)
 	mu   sync.Mutex
 	conn *sd.Conn
+	// bus is conn's connection for calls, for the ones go-systemd has no
+	// method for.
+	bus *dbus.Conn
 	// closed is closed when either of conn's two D-Bus connections is.
 	closed <-chan struct{}
 	// remote: another machine's systemd (see [ConnectRemote]); its PIDs
@@ -79,7 +82,7 @@ func ConnectRemote(dialBus func() (*dbus.Conn, error), j journal.Reader) (*DBus,
 // connect makes a DBus whose connections come from dialBus, called once
 // for each of go-systemd's two connections, and again to reconnect.
 func connect(dialBus func() (*dbus.Conn, error)) (*DBus, error) {
-	d := &DBus{dial: func() (*sd.Conn, <-chan struct{}, error) {
+	d := &DBus{dial: func() (*sd.Conn, *dbus.Conn, <-chan struct{}, error) {
 		var buses []*dbus.Conn
 		c, err := sd.NewConnection(func() (*dbus.Conn, error) {
 			b, err := dialBus()
@@ -89,7 +92,7 @@ func connect(dialBus func() (*dbus.Conn, error)) (*DBus, error) {
 			return b, err
 		})
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		closed := make(chan struct{})
 		go func() {
@@ -99,10 +102,11 @@ func connect(dialBus func() (*dbus.Conn, error)) (*DBus, error) {
 			}
 			close(closed)
 		}()
-		return c, closed, nil
+		// go-systemd dials its connection for calls first.
+		return c, buses[0], closed, nil
 	}}
 	var err error
-	if d.conn, d.closed, err = d.dial(); err != nil {
+	if d.conn, d.bus, d.closed, err = d.dial(); err != nil {
 		return nil, fmt.Errorf("connect to systemd over D-Bus: %w", err)
 	}
 	return d, nil
@@ -141,9 +145,9 @@ func (d *DBus) current() (*sd.Conn, <-chan struct{}) {
 	defer d.mu.Unlock()
 	select {
 	case <-d.closed:
-		if c, closed, err := d.dial(); err == nil {
+		if c, bus, closed, err := d.dial(); err == nil {
 			d.conn.Close()
-			d.conn, d.closed = c, closed
+			d.conn, d.bus, d.closed = c, bus, closed
 		}
 	default:
 	}
@@ -225,9 +229,7 @@ func (d *DBus) bound(ctx context.Context, verb, unit string) time.Duration {
 	if !strings.HasSuffix(unit, ".service") {
 		return DefaultJobBound
 	}
-	ctx, cancel := call(ctx)
-	defer cancel()
-	sp, err := d.c().GetUnitTypePropertiesContext(ctx, unit, "Service")
+	sp, err := d.props(ctx, unit, ifaceService, "TimeoutStartUSec", "TimeoutStopUSec")
 	if err != nil {
 		return DefaultJobBound
 	}
@@ -290,20 +292,40 @@ func (d *DBus) ResetFailed(ctx context.Context, unit string) error {
 
 // Unit implements [reloader.Systemd].
 func (d *DBus) Unit(ctx context.Context, unit string) (reloader.Unit, error) {
-	u, _, _, err := d.unitProps(ctx, unit)
-	return u, err
+	up, err := d.props(ctx, unit, ifaceUnit, unitProps...)
+	if err != nil {
+		return reloader.Unit{}, err
+	}
+	var tp map[string]any
+	switch {
+	case strings.HasSuffix(unit, ".socket"):
+		tp, err = d.props(ctx, unit, ifaceSocket, socketProps...)
+	case strings.HasSuffix(unit, ".service"):
+		tp, err = d.props(ctx, unit, ifaceService, serviceProps...)
+	}
+	if err != nil {
+		return reloader.Unit{}, err
+	}
+	return d.unitOf(unit, up, tp), nil
 }
 
-// unitProps is [DBus.Unit], with the unit's properties and those of its
-// type (Socket or Service; nil for other types) as systemd sent them.
-func (d *DBus) unitProps(ctx context.Context, unit string) (reloader.Unit, map[string]any, map[string]any, error) {
-	ctx, cancel := call(ctx)
-	defer cancel()
-	conn := d.c()
-	up, err := conn.GetUnitPropertiesContext(ctx, unit)
-	if err != nil {
-		return reloader.Unit{}, nil, nil, fmt.Errorf("properties of %s: %w", unit, err)
-	}
+// The interfaces of a unit's object, and the properties [DBus.Unit] reads
+// of each.
+const (
+	ifaceUnit    = "org.freedesktop.systemd1.Unit"
+	ifaceService = "org.freedesktop.systemd1.Service"
+	ifaceSocket  = "org.freedesktop.systemd1.Socket"
+)
+
+var (
+	unitProps    = []string{"ActiveState", "SubState", "NeedDaemonReload", "ActiveEnterTimestamp"}
+	serviceProps = []string{"Result", "MainPID", "NRestarts", "StatusText", "ExecMainStatus", "MemoryCurrent", "CPUUsageNSec"}
+	socketProps  = []string{"Listen"}
+)
+
+// unitOf is unit as up (its Unit properties) and tp (those of its type:
+// Socket or Service, nil for other types) say.
+func (d *DBus) unitOf(unit string, up, tp map[string]any) reloader.Unit {
 	u := reloader.Unit{
 		Name:        unit,
 		ActiveState: str(up["ActiveState"]),
@@ -314,27 +336,20 @@ func (d *DBus) unitProps(ctx context.Context, unit string) (reloader.Unit, map[s
 		u.Since = time.UnixMicro(int64(us))
 	}
 	if strings.HasSuffix(unit, ".socket") {
-		sp, err := conn.GetUnitTypePropertiesContext(ctx, unit, "Socket")
-		if err != nil {
-			return reloader.Unit{}, nil, nil, fmt.Errorf("socket properties of %s: %w", unit, err)
-		}
 		// Listen is a(ss): (type, address) pairs.
-		if ls, ok := sp["Listen"].([][]any); ok {
+		if ls, ok := tp["Listen"].([][]any); ok {
 			for _, l := range ls {
 				if len(l) == 2 {
 					u.Listen = append(u.Listen, str(l[1]))
 				}
 			}
 		}
-		return u, up, sp, nil
+		return u
 	}
 	if !strings.HasSuffix(unit, ".service") {
-		return u, up, nil, nil
+		return u
 	}
-	sp, err := conn.GetUnitTypePropertiesContext(ctx, unit, "Service")
-	if err != nil {
-		return reloader.Unit{}, nil, nil, fmt.Errorf("service properties of %s: %w", unit, err)
-	}
+	sp := tp
 	u.Result = str(sp["Result"])
 	u.MainPID, _ = sp["MainPID"].(uint32)
 	u.NRestarts, _ = sp["NRestarts"].(uint32)
@@ -359,7 +374,47 @@ func (d *DBus) unitProps(ctx context.Context, unit string) (reloader.Unit, map[s
 			}
 		}
 	}
-	return u, up, sp, nil
+	return u
+}
+
+// props reads the named properties of one interface of unit's object: a
+// Properties.Get each, all sent before the first answer is read. systemd
+// then computes only these; GetAll computes every property of the
+// interface, an instance's Service has over two hundred, its cgroup's
+// accounting among them, and a rollout reads its units' state a few
+// times for each instance. The values are as go-systemd's GetAll gives
+// them (the variants' values).
+func (d *DBus) props(ctx context.Context, unit, iface string, names ...string) (map[string]any, error) {
+	ctx, cancel := call(ctx)
+	defer cancel()
+	d.current() // a new connection if the last one closed
+	d.mu.Lock()
+	bus := d.bus
+	d.mu.Unlock()
+	obj := bus.Object("org.freedesktop.systemd1", dbus.ObjectPath("/org/freedesktop/systemd1/unit/"+sd.PathBusEscape(unit)))
+	calls := make([]*dbus.Call, len(names))
+	for i, n := range names {
+		calls[i] = obj.GoWithContext(ctx, "org.freedesktop.DBus.Properties.Get", 0, nil, iface, n)
+	}
+	out := make(map[string]any, len(names))
+	var errs []error
+	for i, c := range calls {
+		select {
+		case <-c.Done:
+		case <-ctx.Done():
+			return nil, fmt.Errorf("%s of %s: %w", names[i], unit, ctx.Err())
+		}
+		var v dbus.Variant
+		if err := c.Store(&v); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", names[i], err))
+			continue
+		}
+		out[names[i]] = v.Value()
+	}
+	if len(errs) > 0 {
+		return nil, fmt.Errorf("properties of %s: %w", unit, errors.Join(errs...))
+	}
+	return out, nil
 }
 
 // List implements [reloader.Systemd].

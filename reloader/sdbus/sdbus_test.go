@@ -8,6 +8,7 @@ import (
 	"time"
 
 	sd "github.com/coreos/go-systemd/v22/dbus"
+	"github.com/godbus/dbus/v5"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -19,7 +20,9 @@ type sdConn = sd.Conn
 func TestJobWaitIsBounded(t *testing.T) {
 	never := func(_ *sdConn, _ context.Context, _, _ string, _ chan<- string) (int, error) { return 1, nil }
 	closed := make(chan struct{})
-	d := &DBus{closed: closed, dial: func() (*sdConn, <-chan struct{}, error) { return nil, nil, errors.New("systemd is away") }}
+	d := &DBus{closed: closed, dial: func() (*sdConn, *dbus.Conn, <-chan struct{}, error) {
+		return nil, nil, nil, errors.New("systemd is away")
+	}}
 	go func() { time.Sleep(100 * time.Millisecond); close(closed) }()
 	start := time.Now()
 	_, err := d.job(context.Background(), "restart", never, "app@1.service", time.Hour)
