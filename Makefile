@@ -119,10 +119,10 @@ demo: e2e-deps ## the live demo: install, then upgrade under load, on a throwawa
 	$(MAKE) --no-print-directory deb VERSION=2.0.0 >/dev/null
 	$(GO) run ./e2e/demo dist/app_1.0.0_amd64.deb dist/app_2.0.0_amd64.deb
 
-bench: e2e-deps bench-deps ## app against pm2 on a throwaway systemd; writes docs/BENCHMARKS.md (root, about 95 min)
+bench: e2e-deps bench-deps ## app against pm2 on a throwaway systemd; writes docs/BENCHMARKS.md (root, about 100 min)
 	$(GO) run ./e2e/bench -out docs $(BENCHFLAGS)
 
-bench-quick: e2e-deps bench-deps ## the headline ratios (beside pm2, beside bare net/http, rollout overhead), each paired, for iterating; prints them (root, under 10 min)
+bench-quick: e2e-deps bench-deps ## the headline ratios (beside pm2, steady p99 under saturating load, beside bare net/http, rollout overhead), each paired, for iterating; prints them (root, under 10 min)
 	$(GO) run ./e2e/bench -headline -reps 2 $(BENCHFLAGS)
 
 bench-deps:
