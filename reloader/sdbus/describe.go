@@ -12,14 +12,15 @@ import (
 // Describe reads an instance's unit, command, environment, limits and
 // systemd's recent messages about it; sockets are the sockets it serves.
 func (d *DBus) Describe(ctx context.Context, unit string, sockets []string) (reloader.Description, error) {
-	// Everything there is about it: GetAll.
-	ctx2, cancel := call(ctx)
+	// Everything there is about it: GetAll, on one connection.
+	conn := d.c()
+	gctx, cancel := call(ctx)
 	defer cancel()
-	up, err := d.c().GetUnitPropertiesContext(ctx2, unit)
+	up, err := conn.GetUnitPropertiesContext(gctx, unit)
 	if err != nil {
 		return reloader.Description{}, fmt.Errorf("properties of %s: %w", unit, err)
 	}
-	sp, err := d.c().GetUnitTypePropertiesContext(ctx2, unit, "Service")
+	sp, err := conn.GetUnitTypePropertiesContext(gctx, unit, "Service")
 	if err != nil {
 		return reloader.Description{}, fmt.Errorf("service properties of %s: %w", unit, err)
 	}

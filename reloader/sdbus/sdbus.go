@@ -138,9 +138,10 @@ func dialLocal(ctx context.Context) (*dbus.Conn, error) {
 	return nil, errors.Join(append(errs, fmt.Errorf("system bus: %w", err))...)
 }
 
-// current is the connection to use, and its closed channel: the one in
-// use, or a new one when it has closed.
-func (d *DBus) current() (*sd.Conn, <-chan struct{}) {
+// current is the connection to use, its connection for calls (for
+// [DBus.props]) and its closed channel: the one in use, or a new one when
+// it has closed.
+func (d *DBus) current() (*sd.Conn, *dbus.Conn, <-chan struct{}) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	select {
@@ -151,12 +152,12 @@ func (d *DBus) current() (*sd.Conn, <-chan struct{}) {
 		}
 	default:
 	}
-	return d.conn, d.closed
+	return d.conn, d.bus, d.closed
 }
 
 // c is the connection to use.
 func (d *DBus) c() *sd.Conn {
-	c, _ := d.current()
+	c, _, _ := d.current()
 	return c
 }
 
@@ -189,7 +190,7 @@ type jobFunc func(c *sd.Conn, ctx context.Context, name, mode string, ch chan<- 
 // job enqueues a job for unit and waits for its result: at most until
 // the connection closes ([ErrBusClosed]) or bound passes ([ErrJobTimeout]).
 func (d *DBus) job(ctx context.Context, verb string, f jobFunc, unit string, bound time.Duration) (string, error) {
-	conn, closed := d.current()
+	conn, _, closed := d.current()
 	ch := make(chan string, 1)
 	enqueue, cancel := call(ctx)
 	_, err := f(conn, enqueue, unit, "replace", ch)
@@ -349,17 +350,16 @@ func (d *DBus) unitOf(unit string, up, tp map[string]any) reloader.Unit {
 	if !strings.HasSuffix(unit, ".service") {
 		return u
 	}
-	sp := tp
-	u.Result = str(sp["Result"])
-	u.MainPID, _ = sp["MainPID"].(uint32)
-	u.NRestarts, _ = sp["NRestarts"].(uint32)
-	u.StatusText = str(sp["StatusText"])
-	u.ExitCode, _ = sp["ExecMainStatus"].(int32)
+	u.Result = str(tp["Result"])
+	u.MainPID, _ = tp["MainPID"].(uint32)
+	u.NRestarts, _ = tp["NRestarts"].(uint32)
+	u.StatusText = str(tp["StatusText"])
+	u.ExitCode, _ = tp["ExecMainStatus"].(int32)
 	// systemd reports "unknown" as the largest uint64.
-	if m, ok := sp["MemoryCurrent"].(uint64); ok && m != math.MaxUint64 {
+	if m, ok := tp["MemoryCurrent"].(uint64); ok && m != math.MaxUint64 {
 		u.Memory = m
 	}
-	if c, ok := sp["CPUUsageNSec"].(uint64); ok && c != math.MaxUint64 {
+	if c, ok := tp["CPUUsageNSec"].(uint64); ok && c != math.MaxUint64 {
 		u.CPU = c
 	}
 	if (u.CPU == 0 || u.Memory == 0) && u.MainPID != 0 && !d.remote {
@@ -387,10 +387,7 @@ func (d *DBus) unitOf(unit string, up, tp map[string]any) reloader.Unit {
 func (d *DBus) props(ctx context.Context, unit, iface string, names ...string) (map[string]any, error) {
 	ctx, cancel := call(ctx)
 	defer cancel()
-	d.current() // a new connection if the last one closed
-	d.mu.Lock()
-	bus := d.bus
-	d.mu.Unlock()
+	_, bus, _ := d.current()
 	obj := bus.Object("org.freedesktop.systemd1", dbus.ObjectPath("/org/freedesktop/systemd1/unit/"+sd.PathBusEscape(unit)))
 	calls := make([]*dbus.Call, len(names))
 	for i, n := range names {
